@@ -1,0 +1,47 @@
+# lastmile: one Makefile for set-up, the local stack, the demo and the checks.
+# Everything is installed from this repository's own files on a fresh Debian machine.
+SHELL := /bin/bash
+PYTHON ?= python3.11
+VENV := .venv
+BIN := $(VENV)/bin
+RUN_DIR ?= $(CURDIR)/run
+export RUN_DIR
+
+.PHONY: help install test unit integration lint fmt demo up down status clean bench
+
+help:
+	@echo "make demo         install what is missing, start Kafka+Redis+Prometheus, stream a simulated day of Yiyuan"
+	@echo "make test         install, start the local stack, run every test (unit + integration), stop the stack"
+	@echo "make unit         unit tests only (no services)"
+	@echo "make lint         ruff + mypy (strict on the core)"
+	@echo "make up|down|status|clean   the local stack (Kafka KRaft, Redis, Prometheus) under $(RUN_DIR)"
+	@echo "make bench        benchmarks (bench/), figures printed as ratios"
+
+$(BIN)/lastmile: pyproject.toml
+	@command -v $(PYTHON) >/dev/null || { echo "need $(PYTHON) (set PYTHON=...)"; exit 1; }
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/pip install -q --upgrade pip
+	$(BIN)/pip install -q -e '.[dev,rocksdb]'
+	@touch $@
+
+install: $(BIN)/lastmile
+
+unit: install
+	$(BIN)/pytest -q tests/unit
+
+lint: install
+	$(BIN)/ruff check services tests bench
+	$(BIN)/ruff format --check services tests bench
+	$(BIN)/mypy
+
+fmt: install
+	$(BIN)/ruff format services tests bench
+	$(BIN)/ruff check --fix services tests bench
+
+-include deploy/local/stack.mk
+
+test: install
+	bash deploy/local/with-stack.sh $(BIN)/pytest -q tests
+
+bench: install
+	$(BIN)/python bench/bench_detect.py

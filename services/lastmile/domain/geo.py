@@ -1,0 +1,16 @@
+"""Great-circle distance (haversine) with the contract's Earth radius."""
+
+from __future__ import annotations
+
+from math import asin, cos, radians, sin, sqrt
+
+EARTH_RADIUS_M = 6_371_008.8
+
+
+def haversine_m(lat1: float, lon1: float, lat2: float, lon2: float) -> float:
+    """Distance in metres between two WGS-84 points."""
+    p1, p2 = radians(lat1), radians(lat2)
+    dp = p2 - p1
+    dl = radians(lon2 - lon1)
+    h = sin(dp / 2) ** 2 + cos(p1) * cos(p2) * sin(dl / 2) ** 2
+    return 2 * EARTH_RADIUS_M * asin(min(1.0, sqrt(h)))
