@@ -1,0 +1,114 @@
+"""The ``lastmile`` command: one entry point, one sub-command per job."""
+
+from __future__ import annotations
+
+import sys
+from typing import Annotated, NoReturn
+
+import orjson
+import typer
+
+from lastmile.commands.progress import console
+
+app = typer.Typer(
+    name="lastmile",
+    help="Parcel tracking and last-mile delivery-quality monitor (快递进村).",
+    no_args_is_help=True,
+    add_completion=False,
+    pretty_exceptions_enable=False,
+)
+
+NetworkOpt = Annotated[str, typer.Option("--network", help="network.v1 file (JSON or YAML)")]
+
+
+def fail(message: str, hint: str | None = None, code: int = 2) -> NoReturn:
+    console.print(f"[bold red]error:[/] {message}")
+    if hint:
+        console.print(f"[yellow]hint:[/] {hint}")
+    raise typer.Exit(code)
+
+
+def _load(network: str, config: str | None = None):  # type: ignore[no-untyped-def]
+    from lastmile.io.files import ConfigError, NetworkError, load_network, load_rule_config
+
+    try:
+        net = load_network(network)
+    except NetworkError as exc:
+        fail(str(exc), "fix the named entry of the network file (contract §1)")
+    try:
+        cfg = load_rule_config(config)
+    except ConfigError as exc:
+        fail(str(exc), "see docs/rules.md for the settings and their defaults")
+    return net, cfg
+
+
+@app.command()
+def detect(
+    network: NetworkOpt,
+    scans: Annotated[str, typer.Option("--scans", help="scan.v1 JSONL ('-' for stdin)")],
+    out: Annotated[str, typer.Option("--out", help="violations JSONL ('-' for stdout)")],
+    complaints: Annotated[str | None, typer.Option("--complaints", help="complaint.v1 JSONL")] = None,
+    dlq: Annotated[str | None, typer.Option("--dlq", help="dead-letter JSONL for invalid lines")] = None,
+    config: Annotated[str | None, typer.Option("--config", help="rules config (YAML/JSON)")] = None,
+    summary_json: Annotated[
+        str | None, typer.Option("--summary-json", help="also write the summary as JSON")
+    ] = None,
+) -> None:
+    """Run the rulebook over JSONL exports; write each violation once."""
+    from lastmile.commands.detect import print_summary, run_detect
+
+    net, cfg = _load(network, config)
+    for path in (scans, complaints):
+        if path not in (None, "-"):
+            import os
+
+            if not os.path.isfile(path):  # type: ignore[arg-type]
+                fail(f"input file not found: {path}")
+    summary = run_detect(net, cfg, scans, complaints, out, dlq)
+    print_summary(summary)
+    if summary_json:
+        with open(summary_json, "wb") as f:
+            f.write(orjson.dumps(summary, option=orjson.OPT_INDENT_2))
+
+
+@app.command()
+def simulate(
+    network: NetworkOpt,
+    out: Annotated[str, typer.Option("--out", help="output directory")],
+    days: Annotated[int, typer.Option("--days", min=1)] = 1,
+    parcels_per_day: Annotated[int, typer.Option("--parcels-per-day", min=1)] = 5000,
+    seed: Annotated[int, typer.Option("--seed")] = 1,
+    start: Annotated[str | None, typer.Option("--start", help="first day, YYYY-MM-DD")] = None,
+    rate: Annotated[
+        list[str] | None, typer.Option("--rate", help="injection rate, RULE=FRACTION (repeatable)")
+    ] = None,
+) -> None:
+    """Synthetic county traffic with injected violations and a ground-truth file."""
+    from lastmile.simulator.command import run_simulate_command
+
+    rates: dict[str, float] = {}
+    for item in rate or []:
+        key, sep, value = item.partition("=")
+        try:
+            rates[key] = float(value)
+        except ValueError:
+            fail(f"--rate {item!r}: want RULE=FRACTION, e.g. fee_charged=0.01")
+        if not sep:
+            fail(f"--rate {item!r}: want RULE=FRACTION")
+    _load(network)
+    try:
+        run_simulate_command(network, days, parcels_per_day, seed, out, start, rates)
+    except ValueError as exc:
+        fail(str(exc))
+
+
+def main() -> None:
+    try:
+        app()
+    except BrokenPipeError:
+        sys.stderr.close()
+        sys.exit(1)
+
+
+if __name__ == "__main__":
+    main()

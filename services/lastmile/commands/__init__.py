@@ -1,0 +1,1 @@
+"""The CLI's sub-commands: each wires adapters around the core."""

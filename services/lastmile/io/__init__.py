@@ -1,0 +1,1 @@
+"""File adapters: JSONL input, dead-letter records, network and rules files."""
