@@ -114,7 +114,7 @@ def scan_from_obj(obj: dict[str, Any]) -> ScanEvent:
     stype = obj.get("type")
     if stype is None:
         raise InvalidMessage("missing_field", "type is required")
-    if stype not in _SCAN_TYPES or type(stype) is not str:
+    if type(stype) is not str or stype not in _SCAN_TYPES:
         raise InvalidMessage("bad_enum", f"type {str(stype)[:32]!r} is not a scan type")
     when = _time(obj, "occurred_at")
     node_id = _text(obj, "node_id", 128, False)
