@@ -80,8 +80,9 @@ healthy() {
 # launch CMD... in its own session, detached from the terminal; its pid goes to $PIDS/NAME.pid
 launch() {
   local name=$1 out=$2; shift 2
+  [[ -s $out ]] && mv -f "$out" "$out.prev"  # one log per start; the previous one is kept
   # shellcheck disable=SC2016  # $$ and $@ expand in the child shell
-  nohup setsid bash -c 'echo $$ > "$0"; exec "$@"' "$PIDS/$name.pid" "$@" >>"$out" 2>&1 </dev/null &
+  nohup setsid bash -c 'echo $$ > "$0"; exec "$@"' "$PIDS/$name.pid" "$@" >"$out" 2>&1 </dev/null &
   local i
   for i in $(seq 50); do [[ -s "$PIDS/$name.pid" ]] && break; sleep 0.1; done
 }
@@ -149,7 +150,7 @@ cmd_up() {
   command -v java >/dev/null || die "java not found; run deploy/local/install.sh"
   mkdir -p "$LOGS" "$PIDS"
 
-  local s started=()
+  local s to_start=()
   for s in "${SERVICES[@]}"; do
     if running "$s"; then
       say "$s already running (pid $(pid_of "$s"))"
@@ -159,6 +160,12 @@ cmd_up() {
     if port_open "$(port_of "$s")"; then
       die "port 127.0.0.1:$(port_of "$s") is already taken by another process (not this stack's $s under $RUN_DIR). Stop it, or pick another port with LASTMILE_${s^^}_PORT."
     fi
+    to_start+=("$s")
+  done
+  if [[ " ${to_start[*]-} " == *" kafka "* ]] && port_open "$CONTROLLER_PORT"; then
+    die "port 127.0.0.1:$CONTROLLER_PORT (Kafka controller) is already taken. Stop that process, or set LASTMILE_KAFKA_CONTROLLER_PORT."
+  fi
+  for s in "${to_start[@]+"${to_start[@]}"}"; do
     say "starting $s on 127.0.0.1:$(port_of "$s")"
     "start_$s"
     started+=("$s")
@@ -170,8 +177,11 @@ cmd_up() {
     for s in "${pending[@]}"; do
       if ! running "$s"; then
         echo "[stack] ---- last lines of $(log_of "$s") ----" >&2
-        tail -n 40 "$(log_of "$s")" >&2 2>/dev/null || true
-        [[ $s == kafka ]] && tail -n 20 "$LOGS/kafka.out" >&2 2>/dev/null
+        tail -n 25 "$(log_of "$s")" >&2 2>/dev/null || true
+        if [[ $s == kafka ]]; then
+          echo "[stack] ---- $LOGS/kafka.out (JVM output) ----" >&2
+          tail -n 20 "$LOGS/kafka.out" >&2 2>/dev/null || true
+        fi
         die "$s exited during start-up (logs in $LOGS); fix it and rerun, or 'make clean' to wipe its data"
       fi
       if healthy "$s"; then
