@@ -102,6 +102,53 @@ def simulate(
         fail(str(exc))
 
 
+@app.command()
+def worker(
+    loglevel: Annotated[str, typer.Option("--loglevel")] = "info",
+) -> None:
+    """Run one streaming worker (settings from LASTMILE_* environment variables)."""
+    from lastmile.commands.worker import run_worker
+    from lastmile.io.files import ConfigError, NetworkError
+    from lastmile.settings import Settings
+
+    settings = Settings()
+    try:
+        run_worker(settings, loglevel)
+    except NetworkError as exc:
+        fail(str(exc), "set LASTMILE_NETWORK to a valid network.v1 file")
+    except ConfigError as exc:
+        fail(str(exc), "fix LASTMILE_RULES or unset it for the contract defaults")
+
+
+@app.command()
+def publish(
+    scans: Annotated[str | None, typer.Option("--scans", help="scan.v1 JSONL to produce")] = None,
+    complaints: Annotated[str | None, typer.Option("--complaints", help="complaint.v1 JSONL")] = None,
+    rate: Annotated[float | None, typer.Option("--rate", help="messages per second (default: max)")] = None,
+) -> None:
+    """Produce JSONL lines unchanged to scans.v1 / complaints.v1, keyed by parcel_id."""
+    import asyncio
+    import os
+
+    from lastmile.commands.publish import publish as do_publish
+    from lastmile.settings import Settings
+
+    if not scans and not complaints:
+        fail("nothing to publish", "give --scans and/or --complaints")
+    for path in (scans, complaints):
+        if path and not os.path.isfile(path):
+            fail(f"input file not found: {path}")
+    settings = Settings()
+    try:
+        sent = asyncio.run(
+            do_publish(settings.kafka_bootstrap, scans, complaints, rate, settings.topic_prefix)
+        )
+    except Exception as exc:  # connection refused and the like
+        fail(f"publishing to {settings.kafka_bootstrap} failed: {exc}", "is the stack up? `make up`")
+    for topic, n in sent.items():
+        console.print(f"published {n} lines to {topic}")
+
+
 def main() -> None:
     try:
         app()

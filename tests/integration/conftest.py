@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import os
 import socket
-import sys
 import urllib.error
 import urllib.request
 from pathlib import Path
@@ -19,25 +18,6 @@ import pytest
 
 HERE = Path(__file__).resolve().parent
 START_HINT = "start the stack with `make up` (deploy/local/stack.sh up), then rerun"
-
-
-def pytest_plugin_registered(plugin: object, manager: pytest.PytestPluginManager) -> None:
-    """Keep `from conftest import ...` in tests/unit pointing at tests/conftest.py.
-
-    tests/ has no __init__.py, so pytest imports this file under the bare module name
-    `conftest` too, and the last conftest imported wins `sys.modules["conftest"]`. Right after
-    this module is registered, hand that name back to the nearest parent conftest. (Harmless
-    once tests/integration/ becomes a package: then this module is not `conftest`.)
-    """
-    if plugin is not sys.modules[__name__] or sys.modules.get("conftest") is not plugin:
-        return
-    for parent_dir in HERE.parents:
-        parent_file = parent_dir / "conftest.py"
-        for other in manager.get_plugins():
-            other_file = getattr(other, "__file__", None)
-            if other_file and Path(other_file).resolve() == parent_file:
-                sys.modules["conftest"] = other  # type: ignore[assignment]
-                return
 
 
 def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:

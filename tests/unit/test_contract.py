@@ -224,7 +224,7 @@ def test_any_mutation_of_a_scan_is_judged_alike(changes):
 def test_violations_the_core_writes_satisfy_the_schema_and_the_model(network):
     from datetime import UTC, datetime
 
-    from conftest import complaint, inbound_path, scan
+    from builders import complaint, inbound_path, scan
 
     from lastmile.domain.engine import detect_events
     from lastmile.domain.rules import RuleConfig

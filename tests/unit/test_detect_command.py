@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 
 import orjson
-from conftest import TINY_NETWORK, T0
+from builders import TINY_NETWORK, T0
 from typer.testing import CliRunner
 
 from lastmile.cli import app

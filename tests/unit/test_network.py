@@ -6,7 +6,7 @@ import copy
 import json
 
 import pytest
-from conftest import APPLE, CEDAR, TINY_NETWORK
+from builders import APPLE, CEDAR, TINY_NETWORK
 
 from lastmile.domain.network import NetworkError, load_network, parse_network
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import UTC, datetime
 from functools import reduce
 
-from conftest import APPLE, BIRCH, CEDAR, complaint, inbound_path, scan
+from builders import APPLE, BIRCH, CEDAR, complaint, inbound_path, scan
 from hypothesis import given, settings
 from hypothesis import strategies as st
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from datetime import UTC, datetime
 
-from conftest import APPLE, BIRCH, CEDAR, complaint, inbound_path, scan
+from builders import APPLE, BIRCH, CEDAR, complaint, inbound_path, scan
 
 from lastmile.domain.engine import detect_events
 from lastmile.domain.network import Network

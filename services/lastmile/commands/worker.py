@@ -1,0 +1,28 @@
+"""``lastmile worker``: run one streaming worker (Faust) with settings from the environment."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+
+from lastmile.io.files import load_network, load_rule_config
+from lastmile.settings import Settings
+
+
+def run_worker(settings: Settings, loglevel: str = "info") -> None:
+    """Create the topics if missing, then run the Faust worker until it is stopped."""
+    import faust
+
+    from lastmile.worker.app import create_worker
+    from lastmile.worker.topics import ensure_topics
+
+    network = load_network(settings.network)
+    config = load_rule_config(settings.rules)
+    w = create_worker(settings, network, config)
+    created = asyncio.run(
+        ensure_topics(settings.kafka_bootstrap, w.topics.all_with_partitions(), settings.partitions)
+    )
+    if created:
+        logging.getLogger("lastmile.worker").info("created topics: %s", ", ".join(created))
+    worker = faust.Worker(w.app, loglevel=loglevel, quiet=True)
+    worker.execute_from_commandline()

@@ -1,0 +1,156 @@
+"""The idempotent gate: a live mirror of every violation id already on violations.v1.
+
+The topic is the truth of what has been published. Each worker reads it from the start
+(no consumer group) and keeps tailing it, so after a crash, a restart or a rebalance a
+re-detected violation is recognised and not published again. The worker waits for the
+mirror to catch up with the topic's end before it processes input.
+
+The mirror also feeds what must count each violation exactly once: the Redis
+projection (idempotent by id) and lastmile_violations_total (counted from the mirror,
+for the input partitions this worker owns).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections import Counter
+from collections.abc import Awaitable, Callable, Iterable
+
+import orjson
+from aiokafka import AIOKafkaConsumer, TopicPartition
+
+log = logging.getLogger(__name__)
+
+SOURCE_HEADER = "lastmile-source"
+Labels = tuple[str, str, str, str, str]
+Projector = Callable[[list[dict]], Awaitable[None]]
+
+
+def violation_labels(v: dict) -> Labels:
+    remote = v.get("remote")
+    return (
+        v["type"],
+        v["rule"],
+        v["carrier"],
+        v.get("town") or "unknown",
+        "unknown" if remote is None else str(bool(remote)).lower(),
+    )
+
+
+class ViolationLog:
+    def __init__(self, bootstrap: str, topic: str, projector: Projector | None = None) -> None:
+        self.bootstrap = bootstrap
+        self.topic = topic
+        self.ids: set[str] = set()
+        self.counts: Counter[tuple[str, Labels]] = Counter()  # (source, labels) -> count
+        self._projector = projector
+        self._consumer: AIOKafkaConsumer | None = None
+        self._task: asyncio.Task[None] | None = None
+        self._positions: dict[TopicPartition, int] = {}
+        self._progress = asyncio.Event()
+        self._counted: set[str] = set()  # ids counted from the topic itself
+
+    # -- gate ------------------------------------------------------------------------
+    def seen(self, violation_id: str) -> bool:
+        return violation_id in self.ids
+
+    def claim(self, violation_id: str) -> bool:
+        """True when the id is new (and mark it published); False when already out."""
+        if violation_id in self.ids:
+            return False
+        self.ids.add(violation_id)
+        return True
+
+    # -- mirror ------------------------------------------------------------------------
+    async def start(self) -> None:
+        self._consumer = AIOKafkaConsumer(
+            bootstrap_servers=self.bootstrap,
+            enable_auto_commit=False,
+            auto_offset_reset="earliest",
+            isolation_level="read_committed",
+            max_partition_fetch_bytes=4 * 1024 * 1024,
+        )
+        await self._consumer.start()
+        parts = await self._partitions()
+        self._consumer.assign(parts)
+        await self._consumer.seek_to_beginning(*parts)
+        self._task = asyncio.create_task(self._run(), name="violation-log")
+
+    async def _partitions(self) -> list[TopicPartition]:
+        assert self._consumer is not None
+        for _ in range(100):
+            found = self._consumer.partitions_for_topic(self.topic)
+            if found:
+                return [TopicPartition(self.topic, p) for p in sorted(found)]
+            await self._consumer._client.force_metadata_update()  # noqa: SLF001
+            await asyncio.sleep(0.1)
+        raise RuntimeError(f"topic {self.topic} not found: was it created?")
+
+    async def stop(self) -> None:
+        if self._task is not None:
+            self._task.cancel()
+            await asyncio.gather(self._task, return_exceptions=True)
+        if self._consumer is not None:
+            await self._consumer.stop()
+
+    async def _run(self) -> None:
+        assert self._consumer is not None
+        while True:
+            batches = await self._consumer.getmany(timeout_ms=200, max_records=5000)
+            fresh: list[dict] = []
+            for records in batches.values():
+                for rec in records:
+                    self._absorb(rec.value, rec.headers, fresh)
+            for tp in self._consumer.assignment():
+                self._positions[tp] = await self._consumer.position(tp)
+            if fresh and self._projector is not None:
+                try:
+                    await self._projector(fresh)
+                except Exception:  # Redis down: the projection catches up on restart
+                    log.exception("projecting %d violations to Redis failed", len(fresh))
+            self._progress.set()
+
+    def _absorb(self, value: bytes | None, headers: Iterable[tuple[str, bytes]], fresh: list[dict]) -> None:
+        if value is None:
+            return
+        try:
+            v = orjson.loads(value)
+            vid = v["violation_id"]
+        except (orjson.JSONDecodeError, KeyError, TypeError):
+            log.warning("unreadable record on %s skipped", self.topic)
+            return
+        source = next((h[1].decode() for h in headers if h[0] == SOURCE_HEADER), "unknown")
+        key = (source, violation_labels(v))
+        first_sight = vid not in self._counted
+        if first_sight:
+            self._counted.add(vid)
+            self.counts[key] += 1
+            fresh.append(v)
+        self.ids.add(vid)
+
+    async def end_offsets(self) -> dict[TopicPartition, int]:
+        assert self._consumer is not None
+        return await self._consumer.end_offsets(list(self._consumer.assignment()))
+
+    async def catch_up(self, timeout: float = 120.0) -> None:
+        """Wait until the mirror has read everything on the topic at the time of the call."""
+        targets = await self.end_offsets()
+        loop = asyncio.get_running_loop()
+        deadline = loop.time() + timeout
+        while any(self._positions.get(tp, 0) < end for tp, end in targets.items() if end > 0):
+            if loop.time() > deadline:
+                raise TimeoutError(f"violation log did not catch up with {self.topic} in {timeout}s")
+            self._progress.clear()
+            try:
+                await asyncio.wait_for(self._progress.wait(), timeout=1.0)
+            except TimeoutError:
+                pass
+
+    def totals(self, owned_sources: Callable[[str], bool]) -> list[tuple[Labels, int]]:
+        """Violation counts by labels for the sources (topic:partition) this worker owns."""
+        out: Counter[Labels] = Counter()
+        for (source, labels), n in self.counts.items():
+            if owned_sources(source):
+                out[labels] += n
+        return list(out.items())
