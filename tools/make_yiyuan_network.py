@@ -104,7 +104,9 @@ def build() -> dict:
                 p1 = offset(vlat, vlon, rng.uniform(20, 150), rng.uniform(0, 2 * math.pi))
                 pts = [p1]
                 if rng.random() < SECOND_POINT_SHARE:
-                    pts.append(offset(vlat, vlon, rng.uniform(200, 400), rng.uniform(0, 2 * math.pi)))
+                    pts.append(
+                        offset(vlat, vlon, rng.uniform(200, 400), rng.uniform(0, 2 * math.pi))
+                    )
                 if all(clear_of_others(a, b, spacing) for a, b in pts):
                     break
             else:  # pragma: no cover - the parameters above always succeed
@@ -120,7 +122,9 @@ def build() -> dict:
                         "id": pid,
                         "tier": "village",
                         "village": vcode,
-                        "name": f"{vname}快递服务网点" if k == 0 else f"{vname}电商服务站(快商合作)",
+                        "name": f"{vname}快递服务网点"
+                        if k == 0
+                        else f"{vname}电商服务站(快商合作)",
                         "lat": plat,
                         "lon": plon,
                     }

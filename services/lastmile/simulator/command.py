@@ -1,0 +1,89 @@
+"""``lastmile simulate``: the simulator behind the CLI (the CLI parses the options)."""
+
+from __future__ import annotations
+
+import sys
+from collections.abc import Iterator
+from contextlib import contextmanager
+from datetime import date
+from pathlib import Path
+from typing import Any
+
+from lastmile.domain.network import load_network
+from lastmile.simulator import Progress, simulate, write_simulation
+from lastmile.simulator.rates import InjectionRates
+
+_LABELS = {"parcels": "simulating parcels", "lines": "laying out lines", "write": "writing files"}
+
+
+@contextmanager
+def _progress() -> Iterator[Progress | None]:
+    """A rich progress bar when stdout is a terminal; nothing otherwise."""
+    if not sys.stdout.isatty():
+        yield None
+        return
+    from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
+
+    with Progress(
+        TextColumn("[bold]{task.description}"),
+        BarColumn(),
+        TextColumn("{task.percentage:>3.0f}%"),
+        TimeElapsedColumn(),
+    ) as bar:
+        tasks: dict[str, Any] = {}
+
+        def report(stage: str, done: int, total: int) -> None:
+            task = tasks.get(stage)
+            if task is None:
+                task = tasks[stage] = bar.add_task(_LABELS.get(stage, stage), total=max(total, 1))
+            bar.update(task, completed=done, total=max(total, 1))
+
+        yield report
+
+
+def parse_start(start: str | None) -> date | None:
+    if start is None:
+        return None
+    try:
+        return date.fromisoformat(start)
+    except ValueError:
+        raise ValueError(f"--start {start!r}: want a date YYYY-MM-DD") from None
+
+
+def run_simulate_command(
+    network_path: str,
+    days: int,
+    parcels_per_day: int,
+    seed: int,
+    out_dir: str,
+    start: str | None,
+    rates: dict[str, float],
+) -> dict[str, Any]:
+    """Simulate and write scans.jsonl, complaints.jsonl, truth.jsonl, truth_summary.json into
+    out_dir; return the summary. Bad arguments raise ValueError (NetworkError is one)."""
+    network = load_network(network_path)
+    first = parse_start(start)
+    injection = InjectionRates.from_mapping(rates)
+    with _progress() as report:
+        sim = simulate(
+            network,
+            days=days,
+            parcels_per_day=parcels_per_day,
+            seed=seed,
+            start=first,
+            rates=injection,
+            progress=report,
+        )
+        if report is not None:
+            report("write", 0, 1)
+        summary = write_simulation(sim, Path(out_dir))
+        if report is not None:
+            report("write", 1, 1)
+    if sys.stdout.isatty():
+        v = summary["violations"]
+        print(
+            f"wrote {out_dir}: {summary['scans']['lines']} scan lines "
+            f"({summary['invalid']['scans']['count']} invalid), "
+            f"{summary['complaints']['lines']} complaint lines, {v['total']} violations in truth"
+        )
+    return summary
