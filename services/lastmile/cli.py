@@ -149,6 +149,10 @@ def publish(
         console.print(f"published {n} lines to {topic}")
 
 
+from lastmile.review.cli import register as register_review
+register_review(app)
+
+
 def main() -> None:
     try:
         app()

@@ -1,0 +1,118 @@
+"""``--format html``: one self-contained page, ``review.html``, that prints on A4.
+
+Tables come from ``tables.py`` (the same numbers as every other format); charts are
+inline SVG from ``charts.py``. The template lives here as a string so an installed
+package needs no data files.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+from jinja2 import Environment, select_autoescape
+from markupsafe import Markup
+
+from lastmile.review.charts import all_charts
+from lastmile.review.tables import all_tables, fmt
+from lastmile.review.text import summary_lines, title
+
+TEMPLATE = """<!DOCTYPE html>
+<html lang="zh-CN">
+<head>
+<meta charset="utf-8">
+<title>{{ title }}</title>
+<style>
+  @page { size: A4; margin: 14mm 12mm; }
+  body { font-family: "Noto Sans CJK SC", "Source Han Sans SC", "Microsoft YaHei", "PingFang SC",
+         sans-serif; font-size: 10pt; color: #111; max-width: 190mm; margin: 0 auto; }
+  h1 { font-size: 15pt; margin: 0 0 4mm; }
+  h2 { font-size: 12pt; margin: 6mm 0 2mm; border-bottom: 1px solid #999; }
+  ul.meta { padding-left: 5mm; margin: 0; font-size: 9pt; }
+  table { border-collapse: collapse; width: 100%; font-size: 7.5pt; margin-bottom: 3mm; }
+  th, td { border: 1px solid #bbb; padding: 1mm 1.2mm; vertical-align: top; }
+  th { background: #eee; font-weight: 600; }
+  td.n { text-align: right; white-space: nowrap; }
+  tr.total td { font-weight: 600; background: #f6f6f6; }
+  figure { margin: 3mm 0; page-break-inside: avoid; break-inside: avoid; }
+  figure svg { width: 100%; height: auto; }
+  figcaption { font-size: 8pt; color: #444; }
+  section { page-break-inside: auto; }
+  .method, .notes { font-size: 8.5pt; }
+  @media print {
+    body { max-width: none; }
+    h2 { page-break-after: avoid; break-after: avoid; }
+    tr { page-break-inside: avoid; break-inside: avoid; }
+    thead { display: table-header-group; }
+  }
+</style>
+</head>
+<body>
+<h1>{{ title }}</h1>
+<ul class="meta">{% for line in meta %}<li>{{ line }}</li>{% endfor %}</ul>
+<section id="charts">
+<h2>图表 Charts</h2>
+{% for caption, svg in charts %}<figure class="chart">{{ svg }}
+<figcaption>{{ caption }}</figcaption></figure>
+{% else %}<p>（无数据 no data）</p>{% endfor %}
+</section>
+{% for t in tables %}
+<section id="{{ t.key }}">
+<h2>{{ t.title }}</h2>
+{% if t.rows %}
+<table class="{{ t.key }}">
+<thead><tr>{% for h in t.headers %}<th>{{ h }}</th>{% endfor %}</tr></thead>
+<tbody>
+{% for row in t.cells %}<tr{% if row.total %} class="total"{% endif %}>
+{%- for c in row.cells %}<td{% if c.num %} class="n"{% endif %}>{{ c.text }}</td>{% endfor %}</tr>
+{% endfor %}</tbody>
+</table>
+{% else %}<p>（无数据 no data）</p>{% endif %}
+</section>
+{% endfor %}
+<section id="method" class="method">
+<h2>排名方法 Ranking method</h2>
+<p>{{ method }}</p>
+</section>
+{% if notes %}<section id="notes" class="notes">
+<h2>说明 Notes</h2>
+<ul>{% for n in notes %}<li>{{ n }}</li>{% endfor %}</ul>
+</section>{% endif %}
+</body>
+</html>
+"""
+
+_env = Environment(autoescape=select_autoescape(default=True, default_for_string=True))
+_template = _env.from_string(TEMPLATE)
+
+
+def render_html(review: dict[str, Any]) -> str:
+    tables = []
+    for t in all_tables(review):
+        cells = [
+            {
+                "total": str(row[1] if len(row) > 1 else "").startswith("合计"),
+                "cells": [
+                    {"text": fmt(v, k), "num": k != "text"}
+                    for v, k in zip(row, t.kinds, strict=True)
+                ],
+            }
+            for row in t.rows
+        ]
+        tables.append(
+            {"key": t.key, "title": t.title, "headers": t.headers, "rows": t.rows, "cells": cells}
+        )
+    return _template.render(
+        title=title(review),
+        meta=summary_lines(review),
+        charts=[(caption, Markup(svg)) for caption, svg in all_charts(review)],
+        tables=tables,
+        method=review["ranking"]["method"],
+        notes=review["notes"],
+    )
+
+
+def write_html(review: dict[str, Any], out_dir: Path) -> list[Path]:
+    path = out_dir / "review.html"
+    path.write_text(render_html(review), encoding="utf-8")
+    return [path]
