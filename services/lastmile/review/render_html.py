@@ -29,8 +29,9 @@ TEMPLATE = """<!DOCTYPE html>
   h1 { font-size: 15pt; margin: 0 0 4mm; }
   h2 { font-size: 12pt; margin: 6mm 0 2mm; border-bottom: 1px solid #999; }
   ul.meta { padding-left: 5mm; margin: 0; font-size: 9pt; }
-  table { border-collapse: collapse; width: 100%; font-size: 7.5pt; margin-bottom: 3mm; }
-  th, td { border: 1px solid #bbb; padding: 1mm 1.2mm; vertical-align: top; }
+  table { border-collapse: collapse; width: 100%; font-size: 7pt; margin-bottom: 3mm; }
+  th, td { border: 1px solid #bbb; padding: 0.8mm 1mm; vertical-align: top; }
+  th { overflow-wrap: anywhere; font-size: 7pt; }
   th { background: #eee; font-weight: 600; }
   td.n { text-align: right; white-space: nowrap; }
   tr.total td { font-weight: 600; background: #f6f6f6; }
