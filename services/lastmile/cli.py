@@ -153,6 +153,10 @@ from lastmile.review.cli import register as register_review
 register_review(app)
 
 
+from lastmile.api.cli import register as register_api
+register_api(app)
+
+
 def main() -> None:
     try:
         app()

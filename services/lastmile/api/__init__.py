@@ -1,0 +1,1 @@
+"""The HTTP API over the Redis read models: feeds, cases, parcels, webhooks (docs/api.md)."""

@@ -1,0 +1,183 @@
+"""The aiohttp application: routes, middlewares (errors, metrics, auth, rate limit, roles).
+
+``create_app(settings, redis)`` builds it over a Redis client made with
+``decode_responses=True``; ``lastmile api`` runs it, tests drive it with aiohttp's test
+utilities. The route table below and the OpenAPI document (lastmile.api.openapi) list the
+same operations; the roles allowed on each come from the document.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+from collections.abc import AsyncIterator, Awaitable, Callable
+
+from aiohttp import web
+from aiohttp.web_urldispatcher import AbstractRoute
+from prometheus_client import CollectorRegistry, generate_latest
+from prometheus_client.exposition import CONTENT_TYPE_LATEST
+from redis.asyncio import Redis
+
+from lastmile.api import sse, views, webhook_views
+from lastmile.api.auth import KeyStore, bearer_token
+from lastmile.api.cases import CaseStore
+from lastmile.api.config import ApiConfig
+from lastmile.api.context import CTX, PRINCIPAL, Ctx, ctx
+from lastmile.api.dispatcher import Dispatcher
+from lastmile.api.errors import ApiError, error_response, forbidden, json_response, unauthorized
+from lastmile.api.metrics import api_metrics
+from lastmile.api.openapi import build, roles_of
+from lastmile.api.ratelimit import RateLimiter
+from lastmile.api.webhooks import WebhookStore
+from lastmile.settings import Settings
+
+log = logging.getLogger("lastmile.api")
+Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
+ROLES = web.AppKey("lastmile_roles", dict)
+HTTP_CODES = {
+    404: "not_found",
+    405: "method_not_allowed",
+    413: "payload_too_large",
+    400: "bad_request",
+}
+
+
+async def openapi_json(request: web.Request) -> web.Response:
+    return json_response(build())
+
+
+async def healthz(request: web.Request) -> web.Response:
+    try:
+        await ctx(request).redis.ping()
+    except Exception:
+        return error_response(503, "unavailable", "Redis is not reachable")
+    return json_response({"status": "ok"})
+
+
+async def metrics(request: web.Request) -> web.Response:
+    body = generate_latest(ctx(request).metrics.registry)
+    return web.Response(body=body, headers={"Content-Type": CONTENT_TYPE_LATEST})
+
+
+ROUTES: list[tuple[str, str, Handler]] = [
+    ("GET", "/openapi.json", openapi_json),
+    ("GET", "/healthz", healthz),
+    ("GET", "/metrics", metrics),
+    ("GET", "/v1/violations", views.list_violations),
+    ("GET", "/v1/violations/stream", sse.stream),
+    ("GET", "/v1/violations/{violation_id}", views.get_violation),
+    ("POST", "/v1/violations/{violation_id}/ack", views.ack),
+    ("POST", "/v1/violations/{violation_id}/dispute", views.dispute),
+    ("POST", "/v1/violations/{violation_id}/decision", views.decide),
+    ("GET", "/v1/parcels/{parcel_id}", views.parcel),
+    ("GET", "/v1/cases/summary", views.summary),
+    ("POST", "/v1/webhooks", webhook_views.register),
+    ("GET", "/v1/webhooks", webhook_views.status),
+    ("DELETE", "/v1/webhooks", webhook_views.delete),
+    ("GET", "/v1/webhooks/deliveries", webhook_views.deliveries),
+]
+
+
+def _route_label(request: web.Request) -> str:
+    resource = request.match_info.route.resource
+    return resource.canonical if resource is not None else "unmatched"
+
+
+@web.middleware
+async def errors_and_metrics(request: web.Request, handler: Handler) -> web.StreamResponse:
+    try:
+        resp = await handler(request)
+    except ApiError as exc:
+        resp = error_response(exc.status, exc.code, exc.message, exc.headers)
+    except web.HTTPException as exc:
+        if exc.status < 400:
+            raise
+        headers = {"Allow": exc.headers["Allow"]} if "Allow" in exc.headers else None
+        resp = error_response(
+            exc.status, HTTP_CODES.get(exc.status, "http_error"), exc.reason, headers
+        )
+    except (asyncio.CancelledError, ConnectionResetError):
+        raise
+    except Exception:
+        log.exception("unhandled error on %s %s", request.method, request.path)
+        resp = error_response(500, "internal", "internal server error")
+    ctx(request).metrics.requests.labels(
+        _route_label(request), request.method, str(resp.status)
+    ).inc()
+    return resp
+
+
+@web.middleware
+async def authenticate(request: web.Request, handler: Handler) -> web.StreamResponse:
+    route = request.match_info.route
+    roles = request.app[ROLES].get(route)
+    if not roles:  # public, or unmatched (404/405 come from the handler)
+        return await handler(request)
+    c = ctx(request)
+    token = bearer_token(request.headers.get("Authorization"))
+    who = await c.keys.lookup(token) if token else None
+    if who is None:
+        raise unauthorized()
+    wait = await c.limiter.take(who.key_id)
+    if wait:
+        c.metrics.rate_limited.labels(who.role).inc()
+        raise ApiError(
+            429,
+            "rate_limited",
+            f"rate limit exceeded; retry in {wait} s",
+            {"Retry-After": str(wait)},
+        )
+    if who.role not in roles:
+        raise forbidden(
+            "this endpoint is for the regulator"
+            if roles == ("regulator",)
+            else "this endpoint is for carrier keys"
+        )
+    request[PRINCIPAL] = who
+    return await handler(request)
+
+
+def create_app(
+    settings: Settings,
+    redis: Redis,
+    config: ApiConfig | None = None,
+    registry: CollectorRegistry | None = None,
+) -> web.Application:
+    """The API over `redis` (a client with decode_responses=True) under settings.redis_prefix."""
+    if not redis.connection_pool.connection_kwargs.get("decode_responses"):
+        raise ValueError("the API needs a Redis client made with decode_responses=True")
+    config = config or ApiConfig()
+    p = settings.redis_prefix
+    app = web.Application(
+        middlewares=[errors_and_metrics, authenticate], client_max_size=config.max_body_bytes
+    )
+    app[CTX] = Ctx(
+        redis=redis,
+        p=p,
+        config=config,
+        metrics=api_metrics(registry or CollectorRegistry()),
+        keys=KeyStore(redis, p),
+        cases=CaseStore(redis, p),
+        webhooks=WebhookStore(redis, p),
+        limiter=RateLimiter(redis, p, config.rate_per_s, config.burst),
+    )
+    roles: dict[AbstractRoute, tuple[str, ...]] = {}
+    for method, path, handler in ROUTES:
+        route = app.router.add_route(method, path, handler)
+        roles[route] = roles_of(method, path)
+    app[ROLES] = roles
+    if config.run_dispatcher:
+        app.cleanup_ctx.append(_dispatcher)
+    return app
+
+
+async def _dispatcher(app: web.Application) -> AsyncIterator[None]:
+    c = app[CTX]
+    task = asyncio.create_task(
+        Dispatcher(c.redis, c.p, c.config, c.metrics).run(), name="webhook-dispatcher"
+    )
+    yield
+    task.cancel()
+    with contextlib.suppress(asyncio.CancelledError):
+        await task

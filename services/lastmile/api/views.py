@@ -1,0 +1,186 @@
+"""Handlers of the violation, case and parcel endpoints."""
+
+from __future__ import annotations
+
+import re
+from typing import Any
+
+import orjson
+from aiohttp import web
+
+from lastmile.api.auth import CARRIER_RE, Principal
+from lastmile.api.cases import ACK, DECIDE, DISPUTE, Action, TransitionRefused
+from lastmile.api.context import ctx, principal
+from lastmile.api.errors import conflict, forbidden, invalid, json_response, not_found
+from lastmile.api.feeds import ViolationQuery, page
+from lastmile.api.openapi import RULE_NAMES, TYPES
+from lastmile.api.pagination import encode_cursor, one, parse_cursor, parse_limit, parse_time
+
+MAX_TEXT = 1000
+TOWN_RE = re.compile(r"^[A-Za-z0-9_.-]{1,32}$")
+
+
+def carrier_param(request: web.Request) -> str | None:
+    value = one(request.query, "carrier", 16)
+    if value is not None and not CARRIER_RE.match(value):
+        raise invalid("carrier must be 1-16 letters, digits, '_', '.' or '-'")
+    return value
+
+
+def carrier_scope(request: web.Request, who: Principal) -> str | None:
+    """The carrier a request is confined to: the key's own, or the regulator's optional filter."""
+    asked = carrier_param(request)
+    if who.is_regulator:
+        return asked
+    if asked is not None and asked != who.carrier:
+        raise forbidden("a carrier key can only read its own violations")
+    return who.carrier
+
+
+async def list_violations(request: web.Request) -> web.Response:
+    who = principal(request)
+    q = request.query
+    vtype, rule = one(q, "type"), one(q, "rule")
+    if vtype is not None and vtype not in TYPES:
+        raise invalid(f"type must be one of {', '.join(TYPES)}")
+    if rule is not None and rule not in RULE_NAMES:
+        raise invalid(f"rule must be one of {', '.join(RULE_NAMES)}")
+    start, end = parse_time("from", one(q, "from")), parse_time("to", one(q, "to"))
+    if start is not None and end is not None and start > end:
+        raise invalid("from must not be after to")
+    town = one(q, "town", 32)
+    if town is not None and not TOWN_RE.match(town):
+        raise invalid("town must be a town code")
+    query = ViolationQuery(carrier_scope(request, who), vtype, rule, town, start, end)
+    limit = parse_limit(one(q, "limit"))
+    after = parse_cursor(one(q, "cursor", 512))
+    c = ctx(request)
+    items, last = await page(c.redis, c.p, query, limit, after)
+    for item, case in zip(
+        items, await c.cases.states([i["violation_id"] for i in items]), strict=True
+    ):
+        item["case"] = case
+    return json_response(
+        {"items": items, "next_cursor": None if last is None else encode_cursor(last)}
+    )
+
+
+async def visible_violation(request: web.Request, vid: str) -> dict[str, Any]:
+    """The violation if this key may see it; 404 alike for unknown and foreign ids."""
+    if len(vid) > 128:
+        raise not_found("violation")
+    c = ctx(request)
+    raw = await c.redis.hget(f"{c.p}:v", vid)
+    if raw is None:
+        raise not_found("violation")
+    doc: dict[str, Any] = orjson.loads(raw)
+    who = principal(request)
+    if not who.is_regulator and doc.get("carrier") != who.carrier:
+        raise not_found("violation")
+    return doc
+
+
+async def get_violation(request: web.Request) -> web.Response:
+    vid = request.match_info["violation_id"]
+    doc = await visible_violation(request, vid)
+    doc["case"] = await ctx(request).cases.case(vid)
+    return json_response(doc)
+
+
+async def read_object(request: web.Request, required: bool) -> dict[str, Any]:
+    """The JSON object body (size already capped by the app); 422 when absent or not an object."""
+    raw = await request.read()
+    if not raw.strip():
+        if required:
+            raise invalid("a JSON object body is required")
+        return {}
+    try:
+        body = orjson.loads(raw)
+    except orjson.JSONDecodeError:
+        raise invalid("the body is not valid JSON") from None
+    if not isinstance(body, dict):
+        raise invalid("the body must be a JSON object")
+    return body
+
+
+def text(body: dict[str, Any], name: str, required: bool) -> str | None:
+    value = body.get(name)
+    if value is None:
+        if required:
+            raise invalid(f"{name} is required")
+        return None
+    if not isinstance(value, str) or not value.strip() or len(value) > MAX_TEXT:
+        raise invalid(f"{name} must be a non-blank string of at most {MAX_TEXT} characters")
+    return value.strip()
+
+
+async def _move(
+    request: web.Request, action: Action, to: str, notes: dict[str, str]
+) -> web.Response:
+    vid = request.match_info["violation_id"]
+    doc = await visible_violation(request, vid)
+    c = ctx(request)
+    try:
+        await c.cases.transition(vid, doc["carrier"], action, to, principal(request), notes)
+    except TransitionRefused as exc:
+        raise conflict(f"the case is {exc.state}; {action.name} is not possible") from None
+    return json_response({"violation_id": vid, "case": await c.cases.case(vid)})
+
+
+async def ack(request: web.Request) -> web.Response:
+    await visible_violation(request, request.match_info["violation_id"])
+    note = text(await read_object(request, required=False), "note", required=False)
+    return await _move(request, ACK, "acknowledged", {"note": note} if note else {})
+
+
+async def dispute(request: web.Request) -> web.Response:
+    await visible_violation(request, request.match_info["violation_id"])
+    reason = text(await read_object(request, required=True), "reason", required=True)
+    assert reason is not None
+    return await _move(request, DISPUTE, "disputed", {"reason": reason})
+
+
+async def decide(request: web.Request) -> web.Response:
+    await visible_violation(request, request.match_info["violation_id"])
+    body = await read_object(request, required=True)
+    outcome = body.get("outcome")
+    if outcome not in ("upheld", "dismissed"):
+        raise invalid("outcome must be 'upheld' or 'dismissed'")
+    note = text(body, "note", required=True)
+    assert note is not None
+    return await _move(request, DECIDE, outcome, {"note": note})
+
+
+async def parcel(request: web.Request) -> web.Response:
+    pid = request.match_info["parcel_id"]
+    c = ctx(request)
+    who = principal(request)
+    raw = await c.redis.get(f"{c.p}:parcel:{pid}") if len(pid) <= 128 else None
+    if raw is None:
+        raise not_found("parcel")
+    tl: dict[str, Any] = orjson.loads(raw)
+    if not who.is_regulator and who.carrier not in tl.get("carriers", []):
+        raise not_found("parcel")
+    ids = sorted(
+        set(tl.get("violations", [])) | set(await c.redis.smembers(f"{c.p}:vi:parcel:{pid}"))
+    )
+    docs = [
+        orjson.loads(d)
+        for d in (await c.redis.hmget(f"{c.p}:v", ids) if ids else [])
+        if d is not None
+    ]
+    if not who.is_regulator:
+        docs = [d for d in docs if d.get("carrier") == who.carrier]
+    docs.sort(key=lambda d: (d["occurred_at"], d["violation_id"]))
+    events: dict[str, dict[str, Any]] = {s["event_id"]: s for s in tl.get("scans", [])}
+    events.update({k["complaint_id"]: k for k in tl.get("complaints", [])})
+    cases = await c.cases.states([d["violation_id"] for d in docs])
+    for doc, case in zip(docs, cases, strict=True):
+        doc["case"] = case
+        doc["evidence_events"] = [events[e] for e in doc.get("evidence", []) if e in events]
+    tl["violations"] = docs
+    return json_response(tl)
+
+
+async def summary(request: web.Request) -> web.Response:
+    return json_response(await ctx(request).cases.summary(carrier_param(request)))

@@ -1,0 +1,180 @@
+"""Webhook registrations, delivery state and the delivery log (one endpoint per carrier).
+
+Keys (prefix p):
+  {p}:api:wh:carriers          set    carriers with a registration (the dispatcher's work list)
+  {p}:api:wh:{carrier}         hash   id, url, secret, created_at (the secret is needed to sign)
+  {p}:api:wh:cursor:{carrier}  string id of the last {p}:vs entry handled for the carrier
+  {p}:api:wh:state:{carrier}   hash   status (ok|retrying), attempts, last_error, last_attempt_at,
+                                      last_success_at, failing_since, pending_delivery
+  {p}:api:wh:log:{carrier}     stream one entry per attempt (capped at ~10,000)
+  {p}:api:wh:lock:{carrier}    string lease: the one dispatcher delivering for the carrier
+"""
+
+from __future__ import annotations
+
+import ipaddress
+import secrets
+from datetime import UTC, datetime
+from typing import Any
+from urllib.parse import urlsplit
+
+from redis.asyncio import Redis
+
+from lastmile.api.errors import invalid
+
+LOOPBACK_HOSTS = {"127.0.0.1", "localhost", "::1"}
+LOG_MAXLEN = 10_000
+
+
+def validate_url(url: object, allow_insecure_loopback: bool = False) -> str:
+    """An https URL (or http to loopback when allowed); raises a 422 ApiError otherwise."""
+    if not isinstance(url, str) or not 1 <= len(url) <= 2048:
+        raise invalid("url must be a string of at most 2048 characters")
+    try:
+        parts = urlsplit(url)
+        host = parts.hostname
+        _ = parts.port
+    except ValueError:
+        raise invalid("url is not a valid URL") from None
+    if not host or parts.username is not None or parts.password is not None:
+        raise invalid("url needs a host and no user information")
+    if any(c.isspace() for c in url):
+        raise invalid("url must not contain whitespace")
+    if parts.scheme == "http" and allow_insecure_loopback and host in LOOPBACK_HOSTS:
+        return url
+    if parts.scheme != "https":
+        raise invalid("url must use https")
+    try:
+        ip = ipaddress.ip_address(host)
+    except ValueError:
+        return url
+    if not allow_insecure_loopback and not ip.is_global:
+        raise invalid("url must not point at a private, loopback or link-local address")
+    return url
+
+
+def _now() -> str:
+    return datetime.now(UTC).isoformat(timespec="milliseconds")
+
+
+class WebhookStore:
+    def __init__(self, redis: Redis, prefix: str) -> None:
+        self.redis = redis
+        self.p = prefix
+
+    def key(self, kind: str, carrier: str) -> str:
+        return f"{self.p}:api:wh:{kind}:{carrier}" if kind else f"{self.p}:api:wh:{carrier}"
+
+    @property
+    def carriers_key(self) -> str:
+        return f"{self.p}:api:wh:carriers"
+
+    async def register(self, carrier: str, url: str, replay: bool) -> dict[str, Any]:
+        """Register or replace the carrier's endpoint; a new secret each time (returned once).
+
+        The delivery cursor of an existing registration is kept (nothing is lost by
+        re-registering); a first registration starts at the stream's tail, or at its
+        beginning when `replay` is set.
+        """
+        tail = await self.redis.xrevrange(f"{self.p}:vs", count=1)
+        start = "0-0" if replay or not tail else tail[0][0]
+        reg = {
+            "id": "wh_" + secrets.token_hex(6),
+            "url": url,
+            "secret": "whsec_" + secrets.token_urlsafe(32),
+            "created_at": _now(),
+        }
+        pipe = self.redis.pipeline(transaction=True)
+        pipe.hset(self.key("", carrier), mapping=reg)
+        if replay:
+            pipe.set(self.key("cursor", carrier), start)
+        else:
+            pipe.set(self.key("cursor", carrier), start, nx=True)
+        pipe.sadd(self.carriers_key, carrier)
+        await pipe.execute()
+        return reg
+
+    async def get(self, carrier: str) -> dict[str, Any] | None:
+        reg = await self.redis.hgetall(self.key("", carrier))
+        return reg or None
+
+    async def status(self, carrier: str) -> dict[str, Any] | None:
+        pipe = self.redis.pipeline(transaction=False)
+        pipe.hgetall(self.key("", carrier))
+        pipe.get(self.key("cursor", carrier))
+        pipe.hgetall(self.key("state", carrier))
+        reg, cursor, state = await pipe.execute()
+        if not reg:
+            return None
+        return {
+            "id": reg["id"],
+            "url": reg["url"],
+            "created_at": reg["created_at"],
+            "cursor": cursor,
+            "status": state.get("status", "ok"),
+            "attempts": int(state.get("attempts", 0)),
+            "last_error": state.get("last_error"),
+            "last_attempt_at": state.get("last_attempt_at"),
+            "last_success_at": state.get("last_success_at"),
+            "failing_since": state.get("failing_since"),
+            "pending_delivery": state.get("pending_delivery"),
+        }
+
+    async def delete(self, carrier: str) -> bool:
+        pipe = self.redis.pipeline(transaction=True)
+        pipe.delete(self.key("", carrier))
+        pipe.delete(self.key("cursor", carrier), self.key("state", carrier))
+        pipe.srem(self.carriers_key, carrier)
+        removed, *_ = await pipe.execute()
+        return bool(removed)
+
+    async def record(self, carrier: str, entry: dict[str, Any], state: dict[str, Any]) -> None:
+        """Append one attempt to the delivery log and update the endpoint's state."""
+        pipe = self.redis.pipeline(transaction=False)
+        pipe.xadd(
+            self.key("log", carrier),
+            {k: "" if v is None else str(v) for k, v in entry.items()},
+            maxlen=LOG_MAXLEN,
+            approximate=True,
+        )
+        pipe.hset(
+            self.key("state", carrier),
+            mapping={k: "" if v is None else str(v) for k, v in state.items()},
+        )
+        await pipe.execute()
+
+    async def log(
+        self, carrier: str, limit: int, before: str | None, outcome: str | None
+    ) -> tuple[list[dict[str, Any]], str | None]:
+        """Newest attempts first; the cursor is the last log entry id returned."""
+        key = self.key("log", carrier)
+        items: list[dict[str, Any]] = []
+        hi = "+" if before is None else f"({before}"
+        while len(items) < limit:
+            rows = await self.redis.xrevrange(key, max=hi, min="-", count=limit)
+            if not rows:
+                return items, None
+            for entry_id, fields in rows:
+                hi = f"({entry_id}"
+                if outcome is None or fields.get("outcome") == outcome:
+                    items.append(_log_item(entry_id, fields))
+                    if len(items) == limit:
+                        return items, entry_id
+            if len(rows) < limit:
+                return items, None
+        return items, None
+
+
+def _log_item(entry_id: str, f: dict[str, str]) -> dict[str, Any]:
+    return {
+        "log_id": entry_id,
+        "delivery_id": f.get("delivery_id"),
+        "violation_id": f.get("violation_id"),
+        "attempt": int(f.get("attempt") or 0),
+        "outcome": f.get("outcome"),
+        "status_code": int(f["status_code"]) if f.get("status_code") else None,
+        "error": f.get("error") or None,
+        "duration_ms": float(f["duration_ms"]) if f.get("duration_ms") else None,
+        "at": f.get("at"),
+        "next_retry_at": f.get("next_retry_at") or None,
+    }
