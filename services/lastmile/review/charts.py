@@ -157,7 +157,7 @@ def violations_per_carrier(review: dict[str, Any]) -> str | None:
         if cjk
         else "Violations per 10,000 deliveries by carrier"
     )
-    ax.legend(fontsize=8)
+    ax.legend(fontsize=8, loc="upper left", bbox_to_anchor=(1.0, 1.0))
     ax.grid(axis="y", alpha=0.3)
     return _svg(fig)
 
