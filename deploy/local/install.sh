@@ -4,7 +4,8 @@
 #     without letting apt start them as system daemons (our stack runs its own, on 127.0.0.1);
 #   - a Java runtime and Maven when missing;
 #   - the jars of a pinned Apache Kafka broker, resolved from Maven Central with
-#     deploy/local/kafka/pom.xml into ${LASTMILE_CACHE:-$HOME/.cache/lastmile}/kafka-<version>/libs.
+#     deploy/local/kafka/pom.xml into ${LASTMILE_CACHE:-$HOME/.cache/lastmile}/kafka-<version>/libs;
+#   - fonts-noto-cjk and chromium from apt (review charts with Chinese labels, rendering test).
 # Work already done is skipped (installed packages, a marker file next to the jars).
 set -euo pipefail
 
@@ -83,6 +84,24 @@ if ((${#missing[@]})); then
   done
 else
   say "apt packages present (redis-server, redis-tools, prometheus, prometheus-alertmanager, curl, java, mvn)"
+fi
+
+# ---------------------------------------------------------------- review rendering
+# `lastmile review --format html` draws its charts with a CJK font, and the rendering test
+# opens the report in Debian's headless Chromium: fonts-noto-cjk and chromium.
+review_missing=()
+for pkg in fonts-noto-cjk chromium; do
+  dpkg-query -W -f='${Status}' "$pkg" 2>/dev/null | grep -q 'install ok installed' || review_missing+=("$pkg")
+done
+if ((${#review_missing[@]})); then
+  command -v apt-get >/dev/null || die "missing ${review_missing[*]} and no apt-get here: install them by hand"
+  say "installing from apt: ${review_missing[*]}"
+  export DEBIAN_FRONTEND=noninteractive
+  as_root apt-get update -q || die "apt-get update failed: check the network / apt sources"
+  as_root apt-get install -y -q --no-install-recommends "${review_missing[@]}" \
+    || die "apt-get install ${review_missing[*]} failed (see above); fix apt and rerun $0"
+else
+  say "apt packages present (fonts-noto-cjk, chromium)"
 fi
 
 # ---------------------------------------------------------------- Kafka jars

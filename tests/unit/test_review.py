@@ -401,3 +401,20 @@ def test_cli_refuses_bad_input(tmp_path):
         app, ["review", "--out", str(tmp_path), "--town", "nope", "--scans", DEFAULT_NETWORK]
     )
     assert r.exit_code == 2
+
+
+def test_charts_fall_back_to_latin_labels_without_a_cjk_font(network, monkeypatch, caplog):
+    from lastmile.review import charts
+
+    replay = replay_of(constructed_events(), network)
+    review = build_review(collect_replay(replay, Period(DAY0, DAY0)), None, network, RuleConfig())
+    monkeypatch.setattr(charts, "CJK_FAMILIES", ("No Such Font CJK",))
+    monkeypatch.setattr(charts, "CJK_FILES", ())
+    charts.cjk_font.cache_clear()
+    try:
+        with caplog.at_level("WARNING", logger="lastmile.review.charts"):
+            svgs = charts.all_charts(review)
+    finally:
+        charts.cjk_font.cache_clear()
+    assert "fonts-noto-cjk" in caplog.text
+    assert len(svgs) == 3 and all(svg.startswith("<svg") for _, svg in svgs)

@@ -10,6 +10,7 @@ from __future__ import annotations
 import io
 import logging
 from functools import lru_cache
+from pathlib import Path
 from typing import Any
 
 from lastmile.review.collected import TYPE_LABELS, TYPES
@@ -26,6 +27,14 @@ CJK_FAMILIES = (
     "WenQuanYi Micro Hei",
     "Droid Sans Fallback",
 )
+CJK_FILES = (
+    "NotoSansCJK",
+    "NotoSerifCJK",
+    "SourceHanSans",
+    "wqy-zenhei",
+    "wqy-microhei",
+    "DroidSansFallback",
+)
 COLORS = {"wrong_address": "#d62728", "false_signoff": "#9467bd", "extra_fee": "#ff7f0e"}
 
 
@@ -35,6 +44,13 @@ def cjk_font() -> str | None:
     from matplotlib import font_manager
 
     names = {f.name for f in font_manager.fontManager.ttflist}
+    if not names & set(CJK_FAMILIES):
+        # matplotlib caches its font list: a font installed after the cache was built is
+        # only found by looking at the system's font files again
+        for path in font_manager.findSystemFonts():
+            if any(k in Path(path).name for k in CJK_FILES):
+                font_manager.fontManager.addfont(path)
+        names = {f.name for f in font_manager.fontManager.ttflist}
     for family in CJK_FAMILIES:
         if family in names:
             return family
