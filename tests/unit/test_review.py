@@ -374,6 +374,9 @@ def test_schedule_writes_the_county_and_every_town(sim_dir, tmp_path):
     county = json.loads((base / "county" / "review.json").read_text())
     c_town = next(t for t in county["towns"] if t["code"] == town)
     assert c_town["violations"] == doc["towns"][0]["violations"]
+    # a town's report places it among all towns, with the county report's rank
+    assert doc["towns"][0]["rank"] == c_town["rank"]
+    assert doc["ranking"] == county["ranking"] and len(doc["ranking"]["towns"]) == len(net.towns)
 
 
 def test_cli_refuses_bad_input(tmp_path):

@@ -266,7 +266,19 @@ def build_review(
         core_row(prev_scope, config, carrier) if prev_scope and not prev_scope.empty else None
     )
     totals["change"] = _change(totals, prev_totals)
-    ranking = rank_towns([r for r in towns if r["code"] in network.towns], totals)
+    if town is None:
+        ranking = rank_towns([r for r in towns if r["code"] in network.towns], totals)
+    else:  # a town's report shows its place among all the county's towns
+        county = cur.restrict(carrier=carrier)
+        all_rows = [town_row(county, network, config, t, carrier) for t in network.towns]
+        ranking = rank_towns(all_rows, core_row(county, config, carrier))
+        placed = {r["code"]: r for r in all_rows}
+        for row in towns:
+            if row["code"] in placed:
+                row["score"], row["rank"] = (
+                    placed[row["code"]]["score"],
+                    placed[row["code"]]["rank"],
+                )
     notes = list(scope.notes)
     if prev_scope is None or prev_scope.empty:
         notes.append(
