@@ -30,6 +30,11 @@ from lastmile.api.webhooks import WebhookStore
 
 log = logging.getLogger("lastmile.api.webhooks")
 
+_RELEASE = """
+if redis.call('GET', KEYS[1]) == ARGV[1] then return redis.call('DEL', KEYS[1]) end
+return 0
+"""
+
 _RENEW = """
 if redis.call('GET', KEYS[1]) == ARGV[1] then
   return redis.call('PEXPIRE', KEYS[1], ARGV[2])
@@ -63,6 +68,7 @@ class Dispatcher:
         self.store = WebhookStore(redis, prefix)
         self.token = secrets.token_hex(8)
         self._renew = redis.register_script(_RENEW)
+        self._release = redis.register_script(_RELEASE)
         self._tasks: dict[str, asyncio.Task[None]] = {}
         self._session: aiohttp.ClientSession | None = None
 
@@ -93,6 +99,10 @@ class Dispatcher:
                 with contextlib.suppress(asyncio.CancelledError, Exception):
                     await task
             await self._session.close()
+            # hand the leases over at once (a crashed process's leases expire after lease_s)
+            for carrier in self._tasks:
+                with contextlib.suppress(Exception):
+                    await self._release(keys=[self.store.key("lock", carrier)], args=[self.token])
 
     # -- one carrier -------------------------------------------------------------------
 

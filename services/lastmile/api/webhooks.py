@@ -149,6 +149,8 @@ class WebhookStore:
         """Newest attempts first; the cursor is the last log entry id returned."""
         key = self.key("log", carrier)
         items: list[dict[str, Any]] = []
+        if before is not None and before.strip("0-") == "":
+            return items, None  # nothing precedes 0-0
         hi = "+" if before is None else f"({before}"
         while len(items) < limit:
             rows = await self.redis.xrevrange(key, max=hi, min="-", count=limit)
