@@ -93,7 +93,9 @@ class KeyStore:
         pipe = self.redis.pipeline(transaction=True)
         pipe.set(self._live(digest), orjson.dumps(record))
         pipe.hset(
-            self._index, record["id"], orjson.dumps({**record, "hash": digest, "revoked_at": None})
+            self._index,
+            record["id"],
+            orjson.dumps({**record, "hash": digest, "revoked_at": None}).decode(),
         )
         await pipe.execute()
         return key, record
@@ -106,7 +108,7 @@ class KeyStore:
         return Principal(rec["id"], rec["role"], rec.get("carrier"))
 
     async def list(self) -> list[dict[str, Any]]:
-        rows = await self.redis.hgetall(self._index)
+        rows = await self.redis.hgetall(self._index)  # type: ignore[misc]
         out = [orjson.loads(v) for v in rows.values()]
         for r in out:
             r.pop("hash", None)
@@ -117,7 +119,7 @@ class KeyStore:
         if key_or_id.startswith(KEY_PREFIX):
             digest = hash_key(key_or_id)
             key_id = None
-            for kid, raw in (await self.redis.hgetall(self._index)).items():
+            for kid, raw in (await self.redis.hgetall(self._index)).items():  # type: ignore[misc]
                 if orjson.loads(raw)["hash"] == digest:
                     key_id = kid
                     break
@@ -125,15 +127,15 @@ class KeyStore:
             key_id = key_or_id
         if key_id is None:
             return None
-        raw = await self.redis.hget(self._index, key_id)
+        raw = await self.redis.hget(self._index, key_id)  # type: ignore[misc]
         if raw is None:
             return None
-        rec = orjson.loads(raw)
+        rec: dict[str, Any] = orjson.loads(raw)
         if rec["revoked_at"] is None:
             rec["revoked_at"] = datetime.now(UTC).isoformat(timespec="seconds")
         pipe = self.redis.pipeline(transaction=True)
         pipe.delete(self._live(rec["hash"]))
-        pipe.hset(self._index, key_id, orjson.dumps(rec))
+        pipe.hset(self._index, key_id, orjson.dumps(rec).decode())
         await pipe.execute()
         rec.pop("hash", None)
         return rec

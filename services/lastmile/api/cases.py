@@ -79,13 +79,13 @@ class CaseStore:
             return []
         pipe = self.redis.pipeline(transaction=False)
         for vid in vids:
-            pipe.hmget(self._key(vid), "state", "updated_at")
+            pipe.hmget(self._key(vid), ["state", "updated_at"])
         rows = await pipe.execute()
         return [{"state": s or "open", "updated_at": u} for s, u in rows]
 
     async def case(self, vid: str) -> dict[str, Any]:
         pipe = self.redis.pipeline(transaction=False)
-        pipe.hmget(self._key(vid), "state", "updated_at")
+        pipe.hmget(self._key(vid), ["state", "updated_at"])
         pipe.lrange(self._key(vid) + ":log", 0, -1)
         (state, updated), log = await pipe.execute()
         return {
@@ -123,7 +123,7 @@ class CaseStore:
         )
         if result == "conflict":
             raise TransitionRefused(current)
-        return result == "ok"
+        return bool(result == "ok")
 
     async def summary(self, carrier: str | None) -> dict[str, Any]:
         """Counts by state, overall and per carrier (open = violations without a later state)."""

@@ -46,7 +46,7 @@ return 0
 def backoff(attempt: int, base_s: float, max_s: float) -> float:
     """Delay before retry number `attempt` (1-based): base * 2^(attempt-1), capped, ±10 % jitter."""
     delay = min(max_s, base_s * (2 ** min(attempt - 1, 30)))
-    return delay * random.uniform(0.9, 1.1)
+    return float(delay * random.uniform(0.9, 1.1))
 
 
 def _iso(ts: float | None = None) -> str:
@@ -81,7 +81,7 @@ class Dispatcher:
         try:
             while True:
                 try:
-                    carriers = await self.redis.smembers(self.store.carriers_key)
+                    carriers = await self.redis.smembers(self.store.carriers_key)  # type: ignore[misc]
                 except Exception:  # Redis down for a moment: try again on the next poll
                     log.exception("listing webhook registrations failed")
                     carriers = set()
@@ -159,17 +159,17 @@ class Dispatcher:
             current = await pipe.get(key)
             if current not in (None, expected):
                 return False
-            pipe.multi()
+            pipe.multi()  # type: ignore[no-untyped-call]
             pipe.set(key, new)
             await pipe.execute()
             return True
         except Exception:
             return False
         finally:
-            await pipe.reset()
+            await pipe.reset()  # type: ignore[no-untyped-call]
 
     async def _deliver(self, carrier: str, delivery_id: str, violation_id: str) -> bool:
-        raw = await self.redis.hget(f"{self.p}:v", violation_id)
+        raw = await self.redis.hget(f"{self.p}:v", violation_id)  # type: ignore[misc]
         if raw is None:  # cannot happen with the worker's projection (document first, then XADD)
             log.error(
                 "violation %s of stream entry %s is missing; skipped", violation_id, delivery_id

@@ -84,7 +84,7 @@ async def page(
             for member, score in chunk
             if after is None or Position(float(score), member) > after
         ]
-        docs = await redis.hmget(f"{p}:v", [pos.violation_id for pos in fresh]) if fresh else []
+        docs = await redis.hmget(f"{p}:v", [pos.violation_id for pos in fresh]) if fresh else []  # type: ignore[misc]
         for pos, raw in zip(fresh, docs, strict=True):
             examined += 1
             last = pos

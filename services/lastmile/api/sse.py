@@ -65,7 +65,7 @@ async def stream(request: web.Request) -> web.StreamResponse:
                 for eid, f in entries
                 if carrier is None or f.get("carrier") == carrier
             ]
-            docs = await c.redis.hmget(f"{c.p}:v", [vid for _, vid in mine]) if mine else []
+            docs = await c.redis.hmget(f"{c.p}:v", [vid for _, vid in mine]) if mine else []  # type: ignore[misc]
             chunk = b"".join(
                 frame(eid, doc) for (eid, _), doc in zip(mine, docs, strict=True) if doc
             )

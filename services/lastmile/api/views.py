@@ -70,7 +70,7 @@ async def visible_violation(request: web.Request, vid: str) -> dict[str, Any]:
     if len(vid) > 128:
         raise not_found("violation")
     c = ctx(request)
-    raw = await c.redis.hget(f"{c.p}:v", vid)
+    raw = await c.redis.hget(f"{c.p}:v", vid)  # type: ignore[misc]
     if raw is None:
         raise not_found("violation")
     doc: dict[str, Any] = orjson.loads(raw)
@@ -162,11 +162,11 @@ async def parcel(request: web.Request) -> web.Response:
     if not who.is_regulator and who.carrier not in tl.get("carriers", []):
         raise not_found("parcel")
     ids = sorted(
-        set(tl.get("violations", [])) | set(await c.redis.smembers(f"{c.p}:vi:parcel:{pid}"))
+        set(tl.get("violations", [])) | set(await c.redis.smembers(f"{c.p}:vi:parcel:{pid}"))  # type: ignore[misc]
     )
     docs = [
         orjson.loads(d)
-        for d in (await c.redis.hmget(f"{c.p}:v", ids) if ids else [])
+        for d in (await c.redis.hmget(f"{c.p}:v", ids) if ids else [])  # type: ignore[misc]
         if d is not None
     ]
     if not who.is_regulator:

@@ -95,7 +95,7 @@ class WebhookStore:
         return reg
 
     async def get(self, carrier: str) -> dict[str, Any] | None:
-        reg = await self.redis.hgetall(self.key("", carrier))
+        reg = await self.redis.hgetall(self.key("", carrier))  # type: ignore[misc]
         return reg or None
 
     async def status(self, carrier: str) -> dict[str, Any] | None:
