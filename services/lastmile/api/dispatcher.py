@@ -151,6 +151,7 @@ class Dispatcher:
             cursor = entry_id
         if last != cursor:
             await self._advance(cursor_key, cursor, last)
+        self.metrics.webhook_lag_seconds.labels(carrier).set(0)
 
     async def _advance(self, key: str, expected: str, new: str) -> bool:
         pipe = self.redis.pipeline(transaction=True)
