@@ -20,24 +20,101 @@ TINY_NETWORK: dict[str, Any] = {
         {"code": "990001102", "name": "West Town", "center_node": "T-W"},
     ],
     "villages": [
-        {"code": "990001101001", "name": "Apple", "town": "990001101", "lat": 36.120, "lon": 118.000,
-         "remote": False, "points": ["P-APPLE"]},
-        {"code": "990001101002", "name": "Birch", "town": "990001101", "lat": 36.140, "lon": 118.000,
-         "remote": False, "points": ["P-BIRCH"]},
-        {"code": "990001101003", "name": "Cedar", "town": "990001101", "lat": 36.160, "lon": 118.000,
-         "remote": True, "points": ["P-CEDAR-1", "P-CEDAR-2"]},
-        {"code": "990001102001", "name": "Dune", "town": "990001102", "lat": 36.100, "lon": 117.900,
-         "remote": False, "points": ["P-DUNE"]},
+        {
+            "code": "990001101001",
+            "name": "Apple",
+            "town": "990001101",
+            "lat": 36.120,
+            "lon": 118.000,
+            "remote": False,
+            "points": ["P-APPLE"],
+        },
+        {
+            "code": "990001101002",
+            "name": "Birch",
+            "town": "990001101",
+            "lat": 36.140,
+            "lon": 118.000,
+            "remote": False,
+            "points": ["P-BIRCH"],
+        },
+        {
+            "code": "990001101003",
+            "name": "Cedar",
+            "town": "990001101",
+            "lat": 36.160,
+            "lon": 118.000,
+            "remote": True,
+            "points": ["P-CEDAR-1", "P-CEDAR-2"],
+        },
+        {
+            "code": "990001102001",
+            "name": "Dune",
+            "town": "990001102",
+            "lat": 36.100,
+            "lon": 117.900,
+            "remote": False,
+            "points": ["P-DUNE"],
+        },
     ],
     "nodes": [
         {"id": "C-1", "tier": "county", "name": "County centre", "lat": 36.000, "lon": 118.000},
-        {"id": "T-E", "tier": "town", "town": "990001101", "name": "East centre", "lat": 36.100, "lon": 118.000},
-        {"id": "T-W", "tier": "town", "town": "990001102", "name": "West centre", "lat": 36.100, "lon": 117.950},
-        {"id": "P-APPLE", "tier": "village", "village": "990001101001", "name": "Apple point", "lat": 36.120, "lon": 118.000},
-        {"id": "P-BIRCH", "tier": "village", "village": "990001101002", "name": "Birch point", "lat": 36.140, "lon": 118.000},
-        {"id": "P-CEDAR-1", "tier": "village", "village": "990001101003", "name": "Cedar shop", "lat": 36.160, "lon": 118.000},
-        {"id": "P-CEDAR-2", "tier": "village", "village": "990001101003", "name": "Cedar station", "lat": 36.165, "lon": 118.005},
-        {"id": "P-DUNE", "tier": "village", "village": "990001102001", "name": "Dune point", "lat": 36.100, "lon": 117.900},
+        {
+            "id": "T-E",
+            "tier": "town",
+            "town": "990001101",
+            "name": "East centre",
+            "lat": 36.100,
+            "lon": 118.000,
+        },
+        {
+            "id": "T-W",
+            "tier": "town",
+            "town": "990001102",
+            "name": "West centre",
+            "lat": 36.100,
+            "lon": 117.950,
+        },
+        {
+            "id": "P-APPLE",
+            "tier": "village",
+            "village": "990001101001",
+            "name": "Apple point",
+            "lat": 36.120,
+            "lon": 118.000,
+        },
+        {
+            "id": "P-BIRCH",
+            "tier": "village",
+            "village": "990001101002",
+            "name": "Birch point",
+            "lat": 36.140,
+            "lon": 118.000,
+        },
+        {
+            "id": "P-CEDAR-1",
+            "tier": "village",
+            "village": "990001101003",
+            "name": "Cedar shop",
+            "lat": 36.160,
+            "lon": 118.000,
+        },
+        {
+            "id": "P-CEDAR-2",
+            "tier": "village",
+            "village": "990001101003",
+            "name": "Cedar station",
+            "lat": 36.165,
+            "lon": 118.005,
+        },
+        {
+            "id": "P-DUNE",
+            "tier": "village",
+            "village": "990001102001",
+            "name": "Dune point",
+            "lat": 36.100,
+            "lon": 117.900,
+        },
     ],
 }
 APPLE, BIRCH, CEDAR, DUNE = "990001101001", "990001101002", "990001101003", "990001102001"
@@ -55,7 +132,7 @@ def scan(
     carrier: str = "ZTO",
     courier: str | None = None,
     at: tuple[float, float] | None = None,
-    dest: str | None | bool = False,
+    dest: str | bool | None = False,
     dest_at: tuple[float, float] | None = None,
     signoff: str = "recipient",
     fee: tuple[float, str] | None = None,
@@ -103,7 +180,9 @@ def complaint(parcel: str, category: str, minutes: float, cid: str | None = None
     )
 
 
-def inbound_path(parcel: str, village: str = APPLE, point: str = "P-APPLE", **kw: Any) -> list[ScanEvent]:
+def inbound_path(
+    parcel: str, village: str = APPLE, point: str = "P-APPLE", **kw: Any
+) -> list[ScanEvent]:
     """County → town → village point, the normal inbound journey up to out_for_delivery."""
     return [
         scan(parcel, "arrived", 0, "C-1", dest=village, **kw),

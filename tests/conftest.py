@@ -9,9 +9,8 @@ import pytest
 
 sys.path.insert(0, str(Path(__file__).parent))
 
-from builders import TINY_NETWORK  # noqa: E402
-
-from lastmile.domain.network import Network, parse_network  # noqa: E402
+from builders import TINY_NETWORK
+from lastmile.domain.network import Network, parse_network
 
 
 @pytest.fixture(scope="session")

@@ -47,8 +47,12 @@ def detect(
     network: NetworkOpt,
     scans: Annotated[str, typer.Option("--scans", help="scan.v1 JSONL ('-' for stdin)")],
     out: Annotated[str, typer.Option("--out", help="violations JSONL ('-' for stdout)")],
-    complaints: Annotated[str | None, typer.Option("--complaints", help="complaint.v1 JSONL")] = None,
-    dlq: Annotated[str | None, typer.Option("--dlq", help="dead-letter JSONL for invalid lines")] = None,
+    complaints: Annotated[
+        str | None, typer.Option("--complaints", help="complaint.v1 JSONL")
+    ] = None,
+    dlq: Annotated[
+        str | None, typer.Option("--dlq", help="dead-letter JSONL for invalid lines")
+    ] = None,
     config: Annotated[str | None, typer.Option("--config", help="rules config (YAML/JSON)")] = None,
     summary_json: Annotated[
         str | None, typer.Option("--summary-json", help="also write the summary as JSON")
@@ -103,6 +107,38 @@ def simulate(
 
 
 @app.command()
+def score(
+    truth: Annotated[
+        str, typer.Option("--truth", help="truth JSONL (violation_id, type, rule, carrier)")
+    ],
+    violations: Annotated[str, typer.Option("--violations", help="violations JSONL to score")],
+) -> None:
+    """Precision and recall of detected violations against a ground truth, per type and rule."""
+    from rich.table import Table
+
+    from lastmile.evaluation import score as do_score
+
+    def read(path: str) -> list[dict]:
+        with open(path, "rb") as f:
+            return [orjson.loads(line) for line in f if line.strip()]
+
+    result = do_score(read(truth), read(violations))
+    t = Table(title="precision / recall", title_justify="left")
+    for col in ("type/rule", "truth", "found", "matched", "precision", "recall"):
+        t.add_column(col, justify="right" if col != "type/rule" else "left")
+    for name, r in [
+        *result["by_rule"].items(),
+        *[(f"[bold]{k}", v) for k, v in result["by_type"].items()],
+    ]:
+        t.add_row(name, *(str(r[k]) for k in ("truth", "found", "matched", "precision", "recall")))
+    console.print(t)
+    console.print(
+        f"carrier mismatches {result['carrier_mismatches']}; repeated ids {result['repeated_ids']}"
+    )
+    sys.stdout.write(orjson.dumps(result["overall"]).decode() + "\n")
+
+
+@app.command()
 def worker(
     loglevel: Annotated[str, typer.Option("--loglevel")] = "info",
 ) -> None:
@@ -123,8 +159,12 @@ def worker(
 @app.command()
 def publish(
     scans: Annotated[str | None, typer.Option("--scans", help="scan.v1 JSONL to produce")] = None,
-    complaints: Annotated[str | None, typer.Option("--complaints", help="complaint.v1 JSONL")] = None,
-    rate: Annotated[float | None, typer.Option("--rate", help="messages per second (default: max)")] = None,
+    complaints: Annotated[
+        str | None, typer.Option("--complaints", help="complaint.v1 JSONL")
+    ] = None,
+    rate: Annotated[
+        float | None, typer.Option("--rate", help="messages per second (default: max)")
+    ] = None,
 ) -> None:
     """Produce JSONL lines unchanged to scans.v1 / complaints.v1, keyed by parcel_id."""
     import asyncio
@@ -144,16 +184,18 @@ def publish(
             do_publish(settings.kafka_bootstrap, scans, complaints, rate, settings.topic_prefix)
         )
     except Exception as exc:  # connection refused and the like
-        fail(f"publishing to {settings.kafka_bootstrap} failed: {exc}", "is the stack up? `make up`")
+        fail(
+            f"publishing to {settings.kafka_bootstrap} failed: {exc}", "is the stack up? `make up`"
+        )
     for topic, n in sent.items():
         console.print(f"published {n} lines to {topic}")
 
 
-from lastmile.review.cli import register as register_review
+# sub-commands that live beside their adapters
+from lastmile.api.cli import register as register_api  # noqa: E402
+from lastmile.review.cli import register as register_review  # noqa: E402
+
 register_review(app)
-
-
-from lastmile.api.cli import register as register_api
 register_api(app)
 
 

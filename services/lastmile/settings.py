@@ -7,6 +7,7 @@ their defaults. Commands build a Settings once and pass it down.
 from __future__ import annotations
 
 import os
+import socket
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -34,6 +35,11 @@ class Settings:
     batch_size: int = field(default_factory=lambda: int(_env("BATCH_SIZE", "2000")))
     batch_within_s: float = field(default_factory=lambda: float(_env("BATCH_WITHIN_S", "0.05")))
     redis_prefix: str = field(default_factory=lambda: _env("REDIS_PREFIX", "lm"))
+    worker_id: str = field(default_factory=lambda: os.environ.get("LASTMILE_WORKER_ID", ""))
+
+    def __post_init__(self) -> None:
+        if not self.worker_id:  # stable across restarts of the same worker slot
+            object.__setattr__(self, "worker_id", f"{socket.gethostname()}:{self.web_port}")
 
     def topic(self, name: str) -> str:
         """Full topic name (a prefix isolates test runs on a shared broker)."""
@@ -44,7 +50,10 @@ SETTINGS_DOC = {
     "LASTMILE_KAFKA_BOOTSTRAP": ("127.0.0.1:9092", "Kafka bootstrap servers"),
     "LASTMILE_REDIS_URL": ("redis://127.0.0.1:6379/0", "Redis holding the read models"),
     "LASTMILE_NETWORK": ("the bundled Yiyuan sample network", "network.v1 file of the county"),
-    "LASTMILE_RULES": ("(contract defaults)", "rules config file (YAML/JSON) overriding thresholds"),
+    "LASTMILE_RULES": (
+        "(contract defaults)",
+        "rules config file (YAML/JSON) overriding thresholds",
+    ),
     "LASTMILE_WEB_PORT": ("6066", "worker web port: /metrics, /healthz"),
     "LASTMILE_WEB_HOST": ("127.0.0.1", "address the worker's web server binds"),
     "LASTMILE_API_PORT": ("8080", "port of `lastmile api`"),
@@ -56,4 +65,8 @@ SETTINGS_DOC = {
     "LASTMILE_BATCH_SIZE": ("2000", "max events per processing batch"),
     "LASTMILE_BATCH_WITHIN_S": ("0.05", "max wait to fill a batch, seconds"),
     "LASTMILE_REDIS_PREFIX": ("lm", "prefix of every Redis key"),
+    "LASTMILE_WORKER_ID": (
+        "<hostname>:<web port>",
+        "stable worker id (metrics count what it published)",
+    ),
 }

@@ -75,13 +75,40 @@ def _with(base: dict[str, Any], **changes: Any) -> dict[str, Any]:
 
 SCAN_CASES: list[tuple[str, dict[str, Any] | list[Any], bool]] = [
     ("full delivered scan", GOOD_SCAN, True),
-    ("minimal arrival", {k: GOOD_SCAN[k] for k in ("event_id", "parcel_id", "carrier", "occurred_at")} | {"type": "arrived"}, True),
-    ("outbound destination", _with(GOOD_SCAN, type="collected", signoff=..., destination={"village": None}), True),
+    (
+        "minimal arrival",
+        {k: GOOD_SCAN[k] for k in ("event_id", "parcel_id", "carrier", "occurred_at")}
+        | {"type": "arrived"},
+        True,
+    ),
+    (
+        "outbound destination",
+        _with(GOOD_SCAN, type="collected", signoff=..., destination={"village": None}),
+        True,
+    ),
     ("UTC Z time", _with(GOOD_SCAN, occurred_at="2026-11-02T02:15:00Z"), True),
-    ("fractional seconds", _with(GOOD_SCAN, occurred_at="2026-11-02T10:15:00.123456789+08:00"), True),
-    ("nulls for optional fields", _with(GOOD_SCAN, node_id=None, courier_id=None, location=None), True),
-    ("fee with COD", _with(GOOD_SCAN, type="fee_charged", signoff=..., fee={"amount": 0, "reason": "cod_payment"}), True),
-    ("handover", _with(GOOD_SCAN, type="handover", signoff=..., handover={"to_carrier": "EMS"}), True),
+    (
+        "fractional seconds",
+        _with(GOOD_SCAN, occurred_at="2026-11-02T10:15:00.123456789+08:00"),
+        True,
+    ),
+    (
+        "nulls for optional fields",
+        _with(GOOD_SCAN, node_id=None, courier_id=None, location=None),
+        True,
+    ),
+    (
+        "fee with COD",
+        _with(
+            GOOD_SCAN, type="fee_charged", signoff=..., fee={"amount": 0, "reason": "cod_payment"}
+        ),
+        True,
+    ),
+    (
+        "handover",
+        _with(GOOD_SCAN, type="handover", signoff=..., handover={"to_carrier": "EMS"}),
+        True,
+    ),
     ("integer time", _with(GOOD_SCAN, occurred_at=1762049700), False),
     ("time without offset", _with(GOOD_SCAN, occurred_at="2026-11-02T10:15:00"), False),
     ("date only", _with(GOOD_SCAN, occurred_at="2026-11-02"), False),
@@ -98,8 +125,16 @@ SCAN_CASES: list[tuple[str, dict[str, Any] | list[Any], bool]] = [
     ("delivered without signoff", _with(GOOD_SCAN, signoff=...), False),
     ("fee_charged without fee", _with(GOOD_SCAN, type="fee_charged", signoff=...), False),
     ("handover without handover", _with(GOOD_SCAN, type="handover", signoff=...), False),
-    ("negative fee", _with(GOOD_SCAN, type="fee_charged", fee={"amount": -1, "reason": "other"}), False),
-    ("unknown fee reason", _with(GOOD_SCAN, type="fee_charged", fee={"amount": 1, "reason": "tip"}), False),
+    (
+        "negative fee",
+        _with(GOOD_SCAN, type="fee_charged", fee={"amount": -1, "reason": "other"}),
+        False,
+    ),
+    (
+        "unknown fee reason",
+        _with(GOOD_SCAN, type="fee_charged", fee={"amount": 1, "reason": "tip"}),
+        False,
+    ),
     ("latitude out of range", _with(GOOD_SCAN, location={"lat": 91, "lon": 118}), False),
     ("location without lon", _with(GOOD_SCAN, location={"lat": 36}), False),
     ("string latitude", _with(GOOD_SCAN, location={"lat": "36.0", "lon": 118}), False),
@@ -139,7 +174,9 @@ def test_scan_corpus_is_judged_alike_by_schema_model_and_decoder(name, msg, vali
     assert scan_verdicts(msg) == (valid, valid, valid)
 
 
-@pytest.mark.parametrize(("name", "msg", "valid"), COMPLAINT_CASES, ids=[c[0] for c in COMPLAINT_CASES])
+@pytest.mark.parametrize(
+    ("name", "msg", "valid"), COMPLAINT_CASES, ids=[c[0] for c in COMPLAINT_CASES]
+)
 def test_complaint_corpus_is_judged_alike(name, msg, valid):
     raw = orjson.dumps(msg)
     assert COMPLAINT_SCHEMA.is_valid(msg) is valid
@@ -198,14 +235,27 @@ FIELD_VALUES = st.one_of(
         ]
     ),
     st.fixed_dictionaries({"method": st.sampled_from(["proxy", "locker", "x"])}),
-    st.fixed_dictionaries({"amount": st.integers(-2, 5), "reason": st.sampled_from(["other", "cod_payment", "?"])}),
+    st.fixed_dictionaries(
+        {"amount": st.integers(-2, 5), "reason": st.sampled_from(["other", "cod_payment", "?"])}
+    ),
     st.fixed_dictionaries({"to_carrier": st.text(max_size=20)}),
     st.fixed_dictionaries({"lat": st.integers(-100, 100), "lon": st.integers(-200, 200)}),
     st.lists(st.integers(-1000, 1000), max_size=2),
 )
 SCAN_FIELDS = [
-    "event_id", "parcel_id", "carrier", "type", "occurred_at", "node_id", "courier_id",
-    "location", "destination", "handover", "signoff", "fee", "unknown_extra",
+    "event_id",
+    "parcel_id",
+    "carrier",
+    "type",
+    "occurred_at",
+    "node_id",
+    "courier_id",
+    "location",
+    "destination",
+    "handover",
+    "signoff",
+    "fee",
+    "unknown_extra",
 ]
 
 
@@ -225,7 +275,6 @@ def test_violations_the_core_writes_satisfy_the_schema_and_the_model(network):
     from datetime import UTC, datetime
 
     from builders import complaint, inbound_path, scan
-
     from lastmile.domain.engine import detect_events
     from lastmile.domain.rules import RuleConfig
 
@@ -236,7 +285,12 @@ def test_violations_the_core_writes_satisfy_the_schema_and_the_model(network):
         complaint("P1", "not_received", 900),
     ]
     found = detect_events(events, network, RuleConfig(), datetime(2026, 11, 9, tzinfo=UTC))
-    assert {v["rule"] for v in found} == {"left_at_town_or_county", "far_from_address", "fee_charged", "complaint"}
+    assert {v["rule"] for v in found} == {
+        "left_at_town_or_county",
+        "far_from_address",
+        "fee_charged",
+        "complaint",
+    }
     for v in found:
         doc = json.loads(orjson.dumps(v))
         assert VIOLATION_SCHEMA.is_valid(doc), list(VIOLATION_SCHEMA.iter_errors(doc))

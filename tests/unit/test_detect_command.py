@@ -5,9 +5,9 @@ from __future__ import annotations
 import json
 
 import orjson
-from builders import TINY_NETWORK, T0
 from typer.testing import CliRunner
 
+from builders import T0, TINY_NETWORK
 from lastmile.cli import app
 
 runner = CliRunner()
@@ -57,8 +57,21 @@ def test_detect_writes_each_violation_once_and_each_invalid_line_to_the_dlq(tmp_
     out, dlq, summary = tmp_path / "v.jsonl", tmp_path / "dlq.jsonl", tmp_path / "s.json"
     result = runner.invoke(
         app,
-        ["detect", "--network", str(net), "--scans", str(scans), "--complaints", str(complaints),
-         "--out", str(out), "--dlq", str(dlq), "--summary-json", str(summary)],
+        [
+            "detect",
+            "--network",
+            str(net),
+            "--scans",
+            str(scans),
+            "--complaints",
+            str(complaints),
+            "--out",
+            str(out),
+            "--dlq",
+            str(dlq),
+            "--summary-json",
+            str(summary),
+        ],
     )
     assert result.exit_code == 0, result.output
     found = [json.loads(x) for x in out.read_text().splitlines()]
@@ -84,7 +97,9 @@ def test_detect_writes_each_violation_once_and_each_invalid_line_to_the_dlq(tmp_
 def test_detect_reads_stdin_and_writes_stdout(tmp_path):
     net, scans, _ = write_inputs(tmp_path)
     result = runner.invoke(
-        app, ["detect", "--network", str(net), "--scans", "-", "--out", "-"], input=scans.read_bytes()
+        app,
+        ["detect", "--network", str(net), "--scans", "-", "--out", "-"],
+        input=scans.read_bytes(),
     )
     assert result.exit_code == 0
     rules = sorted(json.loads(x)["rule"] for x in result.stdout.splitlines() if x.startswith("{"))
@@ -106,7 +121,18 @@ def test_a_bad_rules_config_is_refused(tmp_path):
     cfg = tmp_path / "rules.yaml"
     cfg.write_text("far_from_adress_m: 800\n")
     result = runner.invoke(
-        app, ["detect", "--network", str(net), "--scans", str(scans), "--out", "-", "--config", str(cfg)]
+        app,
+        [
+            "detect",
+            "--network",
+            str(net),
+            "--scans",
+            str(scans),
+            "--out",
+            "-",
+            "--config",
+            str(cfg),
+        ],
     )
     assert result.exit_code == 2
     assert "unknown setting 'far_from_adress_m'" in result.output

@@ -6,8 +6,8 @@ import copy
 import json
 
 import pytest
-from builders import APPLE, CEDAR, TINY_NETWORK
 
+from builders import APPLE, CEDAR, TINY_NETWORK
 from lastmile.domain.network import NetworkError, load_network, parse_network
 
 
@@ -23,9 +23,13 @@ def test_lookups(network):
     assert network.town_of_node("P-CEDAR-2") == "990001101"
     assert network.villages_of("990001101") == (APPLE, "990001101002", CEDAR)
     assert network.village(CEDAR).remote is True
-    assert network.distance_to_village_m(36.120, 118.0, network.village(APPLE)) == pytest.approx(0, abs=0.01)
+    assert network.distance_to_village_m(36.120, 118.0, network.village(APPLE)) == pytest.approx(
+        0, abs=0.01
+    )
     # one degree of latitude on the contract's sphere
-    assert network.distance_to_village_m(35.120, 118.0, network.village(APPLE)) == pytest.approx(111_195, rel=1e-4)
+    assert network.distance_to_village_m(35.120, 118.0, network.village(APPLE)) == pytest.approx(
+        111_195, rel=1e-4
+    )
 
 
 @pytest.mark.parametrize(
@@ -33,11 +37,23 @@ def test_lookups(network):
     [
         (lambda d: d["nodes"].append(dict(d["nodes"][0])), "node 'C-1': duplicate node id"),
         (lambda d: d["towns"].append(dict(d["towns"][0])), "town '990001101': duplicate town code"),
-        (lambda d: d["villages"][1].update(code=APPLE), f"village {APPLE!r}: duplicate village code"),
-        (lambda d: d["towns"][0].update(center_node="P-APPLE"), "town '990001101': center_node 'P-APPLE' is tier 'village'"),
+        (
+            lambda d: d["villages"][1].update(code=APPLE),
+            f"village {APPLE!r}: duplicate village code",
+        ),
+        (
+            lambda d: d["towns"][0].update(center_node="P-APPLE"),
+            "town '990001101': center_node 'P-APPLE' is tier 'village'",
+        ),
         (lambda d: d["towns"][0].update(center_node="NOPE"), "center_node 'NOPE' is not a node"),
-        (lambda d: d["villages"][0].update(points=["P-BIRCH"]), "point 'P-BIRCH' is not a village-tier node of it"),
-        (lambda d: d["villages"][0].update(points=["T-E"]), "point 'T-E' is not a village-tier node of it"),
+        (
+            lambda d: d["villages"][0].update(points=["P-BIRCH"]),
+            "point 'P-BIRCH' is not a village-tier node of it",
+        ),
+        (
+            lambda d: d["villages"][0].update(points=["T-E"]),
+            "point 'T-E' is not a village-tier node of it",
+        ),
         (lambda d: d["villages"][0].update(town="990009999"), "town '990009999' is not in towns"),
         (lambda d: d["nodes"][0].update(tier="region"), "node 'C-1': tier 'region'"),
         (lambda d: d["nodes"][3].update(lat=95), "node 'P-APPLE': coordinates out of range"),

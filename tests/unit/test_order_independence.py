@@ -5,10 +5,10 @@ from __future__ import annotations
 from datetime import UTC, datetime
 from functools import reduce
 
-from builders import APPLE, BIRCH, CEDAR, complaint, inbound_path, scan
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from builders import APPLE, BIRCH, CEDAR, complaint, inbound_path, scan
 from lastmile.domain.engine import detect_events
 from lastmile.domain.path import ParcelPath, evolve, path_from_events
 from lastmile.domain.rules import RuleConfig
@@ -23,7 +23,11 @@ def _scenario():
     ev += [*inbound_path("W1"), scan("W1", "delivered", 720, "T-E")]
     ev += [*inbound_path("W2"), scan("W2", "delivered", 720, "P-BIRCH", gps=False)]
     ev += [*inbound_path("W3"), scan("W3", "delivered", 720, None, at=(36.1, 118.04))]
-    ev += [*inbound_path("F1"), scan("F1", "delivered", 705, "P-APPLE"), scan("F1", "arrived", 730, "P-APPLE")]
+    ev += [
+        *inbound_path("F1"),
+        scan("F1", "delivered", 705, "P-APPLE"),
+        scan("F1", "arrived", 730, "P-APPLE"),
+    ]
     ev += [
         *inbound_path("R1"),
         scan("R1", "delivered", 705, "P-APPLE"),
@@ -31,10 +35,21 @@ def _scenario():
         scan("R1", "departed", 800, "P-APPLE"),
     ]
     ev += [scan("X1", "arrived", 0, "T-W", dest=APPLE), scan("X1", "delivered", 2, "P-APPLE")]
-    ev += [*inbound_path("C1"), scan("C1", "delivered", 720, "P-APPLE"), complaint("C1", "not_received", 2000)]
-    ev += [*inbound_path("C2"), complaint("C2", "not_received", 2000), complaint("C2", "extra_fee", 2001)]
+    ev += [
+        *inbound_path("C1"),
+        scan("C1", "delivered", 720, "P-APPLE"),
+        complaint("C1", "not_received", 2000),
+    ]
+    ev += [
+        *inbound_path("C2"),
+        complaint("C2", "not_received", 2000),
+        complaint("C2", "extra_fee", 2001),
+    ]
     ev += [*inbound_path("FEE"), scan("FEE", "fee_charged", 710, "P-APPLE", fee=(5, "other"))]
-    ev += [scan("OUT", "collected", 0, "P-CEDAR-1", dest=None), scan("OUT", "fee_charged", 1, "P-CEDAR-1")]
+    ev += [
+        scan("OUT", "collected", 0, "P-CEDAR-1", dest=None),
+        scan("OUT", "fee_charged", 1, "P-CEDAR-1"),
+    ]
     points = {APPLE: "P-APPLE", BIRCH: "P-BIRCH", CEDAR: "P-CEDAR-1"}
     for i in range(11):
         v = (APPLE, BIRCH, CEDAR)[i % 3]

@@ -5,7 +5,6 @@ from __future__ import annotations
 from datetime import UTC, datetime
 
 from builders import APPLE, BIRCH, CEDAR, complaint, inbound_path, scan
-
 from lastmile.domain.engine import detect_events
 from lastmile.domain.network import Network
 from lastmile.domain.rules import RuleConfig
@@ -85,7 +84,11 @@ class TestFarFromAddress:
 
 class TestWrongAddressComplaint:
     def test_complaint_on_a_delivered_parcel_is_flagged(self, network):
-        events = [*inbound_path("P1"), delivered("P1"), complaint("P1", "not_delivered_to_address", 900)]
+        events = [
+            *inbound_path("P1"),
+            delivered("P1"),
+            complaint("P1", "not_delivered_to_address", 900),
+        ]
         assert rules(events, network) == {("wrong_address", "complaint")}
 
     def test_complaint_on_an_undelivered_parcel_is_not_flagged(self, network):
@@ -104,11 +107,17 @@ class TestMovementAfterSignoff:
             scan("P1", "departed", 25, "T-E", gps=False),
         ]
         found = violations(events, network)
-        assert [(v["type"], v["rule"]) for v in found] == [("false_signoff", "movement_after_signoff")]
+        assert [(v["type"], v["rule"]) for v in found] == [
+            ("false_signoff", "movement_after_signoff")
+        ]
         assert found[0]["detail"]["minutes_after"] == 15.0
 
     def test_movement_within_10_minutes_is_not_flagged(self, network):
-        events = [*inbound_path("P1"), delivered("P1", 720), scan("P1", "out_for_delivery", 729, "P-APPLE")]
+        events = [
+            *inbound_path("P1"),
+            delivered("P1", 720),
+            scan("P1", "out_for_delivery", 729, "P-APPLE"),
+        ]
         assert rules(events, network) == set()
 
     def test_signed_parcel_later_returned_may_move_again(self, network):
@@ -177,14 +186,22 @@ class TestBulkSignoff:
             pid = f"{prefix}{i}"
             events.append(scan(pid, "arrived", 0, "T-E", dest=village, gps=False))
             events.append(
-                delivered(pid, 600 + i * span_s / (n - 1) / 60, node=points[village],
-                          courier=courier, signoff="station", gps=False)
+                delivered(
+                    pid,
+                    600 + i * span_s / (n - 1) / 60,
+                    node=points[village],
+                    courier=courier,
+                    signoff="station",
+                    gps=False,
+                )
             )
         return events
 
     def test_ten_signoffs_in_a_minute_over_three_villages_flag_every_parcel(self, network):
         found = violations(self.burst(network, [APPLE, BIRCH, CEDAR]), network)
-        assert {v["parcel_id"] for v in found if v["rule"] == "bulk_signoff"} == {f"B{i}" for i in range(10)}
+        assert {v["parcel_id"] for v in found if v["rule"] == "bulk_signoff"} == {
+            f"B{i}" for i in range(10)
+        }
         assert all(v["detail"]["burst_size"] == 10 for v in found)
 
     def test_station_keepers_batch_at_one_village_is_not_flagged(self, network):
@@ -224,7 +241,10 @@ class TestFalseSignoffComplaint:
 
 class TestFeeCharged:
     def test_delivery_surcharge_is_flagged(self, network):
-        events = [*inbound_path("P1"), scan("P1", "fee_charged", 715, "P-APPLE", fee=(5, "delivery_surcharge"))]
+        events = [
+            *inbound_path("P1"),
+            scan("P1", "fee_charged", 715, "P-APPLE", fee=(5, "delivery_surcharge")),
+        ]
         found = violations(events, network)
         assert [(v["type"], v["rule"]) for v in found] == [("extra_fee", "fee_charged")]
         assert found[0]["detail"] == {"amount": 5.0, "reason": "delivery_surcharge"}
@@ -234,7 +254,11 @@ class TestFeeCharged:
         assert rules(events, network) == {("extra_fee", "fee_charged")}
 
     def test_cash_on_delivery_is_not_flagged(self, network):
-        events = [*inbound_path("P1"), scan("P1", "fee_charged", 715, "P-APPLE", fee=(88, "cod_payment")), delivered("P1")]
+        events = [
+            *inbound_path("P1"),
+            scan("P1", "fee_charged", 715, "P-APPLE", fee=(88, "cod_payment")),
+            delivered("P1"),
+        ]
         assert rules(events, network) == set()
 
     def test_outbound_farm_produce_and_its_fees_are_not_judged(self, network):
@@ -261,7 +285,10 @@ class TestExtraFeeComplaint:
         assert rules(events, network) == {("extra_fee", "complaint")}
 
     def test_extra_fee_complaint_on_an_outbound_parcel_is_not_flagged(self, network):
-        events = [scan("A1", "collected", 0, "P-APPLE", dest=None), complaint("A1", "extra_fee", 800)]
+        events = [
+            scan("A1", "collected", 0, "P-APPLE", dest=None),
+            complaint("A1", "extra_fee", 800),
+        ]
         assert rules(events, network) == set()
 
 
@@ -303,7 +330,8 @@ class TestAttribution:
     def test_remote_villages_raise_the_severity(self, network):
         near = violations([*inbound_path("P1"), scan("P1", "fee_charged", 715, "P-APPLE")], network)
         far = violations(
-            [*inbound_path("P2", CEDAR, "P-CEDAR-1"), scan("P2", "fee_charged", 715, "P-CEDAR-1")], network
+            [*inbound_path("P2", CEDAR, "P-CEDAR-1"), scan("P2", "fee_charged", 715, "P-CEDAR-1")],
+            network,
         )
         assert (near[0]["severity"], near[0]["remote"]) == ("medium", False)
         assert (far[0]["severity"], far[0]["remote"]) == ("high", True)

@@ -6,11 +6,16 @@ import random
 from datetime import UTC, datetime
 
 from builders import APPLE, BIRCH, CEDAR, complaint, inbound_path, scan
-
 from lastmile.domain.engine import detect_events
 from lastmile.domain.path import ParcelPath
 from lastmile.domain.rules import RuleConfig
-from lastmile.worker.codec import SignoffsCodec, decode_path, decode_signoff, encode_path, encode_signoff
+from lastmile.worker.codec import (
+    SignoffsCodec,
+    decode_path,
+    decode_signoff,
+    encode_path,
+    encode_signoff,
+)
 from lastmile.worker.step import apply_batch
 
 NOW = datetime(2026, 11, 10, tzinfo=UTC)
@@ -37,16 +42,32 @@ def stream_through(events, network, batch_size, seed=0):
 
 def scenario():
     ev = [*inbound_path("W1"), scan("W1", "delivered", 720, "T-E")]
-    ev += [*inbound_path("F1"), scan("F1", "delivered", 705, "P-APPLE"), scan("F1", "arrived", 730, "P-APPLE")]
-    ev += [*inbound_path("C1"), scan("C1", "delivered", 720, "P-APPLE"), complaint("C1", "not_received", 900)]
-    ev += [*inbound_path("R1", BIRCH, "P-BIRCH"), scan("R1", "fee_charged", 710, "P-BIRCH", fee=(9, "other"))]
-    ev += [scan("OUT", "collected", 0, "P-CEDAR-1", dest=None), scan("OUT", "fee_charged", 1, "P-CEDAR-1")]
+    ev += [
+        *inbound_path("F1"),
+        scan("F1", "delivered", 705, "P-APPLE"),
+        scan("F1", "arrived", 730, "P-APPLE"),
+    ]
+    ev += [
+        *inbound_path("C1"),
+        scan("C1", "delivered", 720, "P-APPLE"),
+        complaint("C1", "not_received", 900),
+    ]
+    ev += [
+        *inbound_path("R1", BIRCH, "P-BIRCH"),
+        scan("R1", "fee_charged", 710, "P-BIRCH", fee=(9, "other")),
+    ]
+    ev += [
+        scan("OUT", "collected", 0, "P-CEDAR-1", dest=None),
+        scan("OUT", "fee_charged", 1, "P-CEDAR-1"),
+    ]
     return ev
 
 
 def test_streaming_in_any_batches_finds_what_detect_finds(network):
     events = scenario()
-    offline = {v["violation_id"]: v["rule"] for v in detect_events(events, network, RuleConfig(), NOW)}
+    offline = {
+        v["violation_id"]: v["rule"] for v in detect_events(events, network, RuleConfig(), NOW)
+    }
     for batch_size in (1, 3, 7, 100):
         for seed in range(3):
             _, published, _ = stream_through(events + events[:5], network, batch_size, seed)
@@ -85,10 +106,16 @@ def test_expired_state_is_dropped_after_the_retention_period(network):
 
 
 def test_path_codec_round_trips(network):
-    events = [*inbound_path("P1"), scan("P1", "fee_charged", 710, "P-APPLE", fee=(3.5, "other")),
-              scan("P1", "handover", 711, "T-E", to_carrier="EMS")]
-    path = ParcelPath("P1", tuple(sorted(events, key=lambda e: (e.ts, e.event_id))),
-                      (complaint("P1", "extra_fee", 800),))
+    events = [
+        *inbound_path("P1"),
+        scan("P1", "fee_charged", 710, "P-APPLE", fee=(3.5, "other")),
+        scan("P1", "handover", 711, "T-E", to_carrier="EMS"),
+    ]
+    path = ParcelPath(
+        "P1",
+        tuple(sorted(events, key=lambda e: (e.ts, e.event_id))),
+        (complaint("P1", "extra_fee", 800),),
+    )
     assert decode_path(encode_path(path)) == path
 
 
@@ -96,12 +123,23 @@ def test_signoff_codecs_round_trip(network):
     from lastmile.domain.engine import analyse_parcel
 
     a = analyse_parcel(
-        ParcelPath("S1", (scan("S1", "arrived", 0, "C-1", dest=APPLE),
-                          scan("S1", "delivered", 700, "P-APPLE", courier="K-1"))),
-        network, RuleConfig(),
+        ParcelPath(
+            "S1",
+            (
+                scan("S1", "arrived", 0, "C-1", dest=APPLE),
+                scan("S1", "delivered", 700, "P-APPLE", courier="K-1"),
+            ),
+        ),
+        network,
+        RuleConfig(),
     )
     (s,) = a.signoffs
-    assert decode_signoff(encode_signoff(s, "990001101", False, "ZTO")) == (s, "990001101", False, "ZTO")
+    assert decode_signoff(encode_signoff(s, "990001101", False, "ZTO")) == (
+        s,
+        "990001101",
+        False,
+        "ZTO",
+    )
     codec = SignoffsCodec()
     records = [(s, "990001101", False, "ZTO")]
     assert codec.loads(codec.dumps(records)) == records

@@ -142,6 +142,7 @@ def print_summary(summary: dict[str, Any]) -> None:
         f"parcels {ind['parcels']} (inbound {ind['inbound']}, outbound {ind['outbound']}); "
         f"deliveries {tot['deliveries']}; 72-hour on-time "
         f"{'-' if rate is None else f'{rate:.1%}'}; median end-to-end "
-        f"{tot['end_to_end_median_h']} h; towns at 100 % coverage (通达率) {full}/{len(ind['towns'])}; "
+        f"{tot['end_to_end_median_h']} h; "
+        f"towns at 100 % coverage (通达率) {full}/{len(ind['towns'])}; "
         f"complaints {sum(ind['complaints'].values())}"
     )

@@ -26,7 +26,9 @@ def key_of(raw: bytes) -> bytes | None:
     return pid.encode() if isinstance(pid, str) and pid else None
 
 
-async def publish_file(producer: AIOKafkaProducer, path: str, topic: str, rate: float | None) -> int:
+async def publish_file(
+    producer: AIOKafkaProducer, path: str, topic: str, rate: float | None
+) -> int:
     """Send every non-blank line of a file to a topic; returns the number sent."""
     lines = [strip_eol(x) for x in Path(path).read_bytes().splitlines()]
     lines = [x for x in lines if x.strip()]
@@ -45,15 +47,23 @@ async def publish_file(producer: AIOKafkaProducer, path: str, topic: str, rate: 
     return sent
 
 
-async def publish(bootstrap: str, scans: str | None, complaints: str | None, rate: float | None,
-                  prefix: str = "") -> dict[str, int]:
-    producer = AIOKafkaProducer(bootstrap_servers=bootstrap, acks="all", linger_ms=5,
-                                max_batch_size=256 * 1024, enable_idempotence=True)
+async def publish(
+    bootstrap: str, scans: str | None, complaints: str | None, rate: float | None, prefix: str = ""
+) -> dict[str, int]:
+    producer = AIOKafkaProducer(
+        bootstrap_servers=bootstrap,
+        acks="all",
+        linger_ms=5,
+        max_batch_size=256 * 1024,
+        enable_idempotence=True,
+    )
     await producer.start()
     try:
         out = {}
         if scans:
-            out[f"{prefix}scans.v1"] = await publish_file(producer, scans, f"{prefix}scans.v1", rate)
+            out[f"{prefix}scans.v1"] = await publish_file(
+                producer, scans, f"{prefix}scans.v1", rate
+            )
         if complaints:
             out[f"{prefix}complaints.v1"] = await publish_file(
                 producer, complaints, f"{prefix}complaints.v1", rate

@@ -111,6 +111,9 @@ def bulk_findings(signoffs: Iterable[Signoff], config: RuleConfig) -> dict[str, 
         for parcel_id, finding in courier_bulk_findings(by_courier[courier], config).items():
             # a parcel in bursts of two couriers: keep the earliest sign-off's finding
             old = found.get(parcel_id)
-            if old is None or (finding.occurred_at, finding.evidence) < (old.occurred_at, old.evidence):
+            if old is None or (finding.occurred_at, finding.evidence) < (
+                old.occurred_at,
+                old.evidence,
+            ):
                 found[parcel_id] = finding
     return found

@@ -31,9 +31,18 @@ class ParcelContext:
     delivered: tuple[ScanEvent, ...]
 
 
-def _finding(vtype: str, rule: str, scan: ScanEvent, evidence: tuple[str, ...], **detail: object) -> Finding:
+def _finding(
+    vtype: str, rule: str, scan: ScanEvent, evidence: tuple[str, ...], **detail: object
+) -> Finding:
     return Finding(
-        vtype, rule, scan.parcel_id, scan.carrier, scan.courier_id, scan.occurred_at, evidence, dict(detail)
+        vtype,
+        rule,
+        scan.parcel_id,
+        scan.carrier,
+        scan.courier_id,
+        scan.occurred_at,
+        evidence,
+        dict(detail),
     )
 
 
@@ -41,7 +50,9 @@ def _complaint_finding(
     vtype: str, rule: str, ctx: ParcelContext, complaint: ComplaintEvent, need_delivered: bool
 ) -> Finding | None:
     """Complaint rules: blame the latest delivered scan's carrier, else the latest scan's."""
-    blamed = ctx.delivered[-1] if ctx.delivered else (ctx.path.scans[-1] if ctx.path.scans else None)
+    blamed = (
+        ctx.delivered[-1] if ctx.delivered else (ctx.path.scans[-1] if ctx.path.scans else None)
+    )
     if blamed is None or (need_delivered and not ctx.delivered):
         return None
     evidence = (complaint.complaint_id, blamed.event_id)
@@ -69,7 +80,14 @@ def left_at_town_or_county(ctx: ParcelContext) -> Finding | None:
     for d in ctx.delivered:
         tier = ctx.network.tier_of(d.node_id)
         if tier == "town" or tier == "county":
-            return _finding("wrong_address", "left_at_town_or_county", d, (d.event_id,), node_id=d.node_id, tier=tier)
+            return _finding(
+                "wrong_address",
+                "left_at_town_or_county",
+                d,
+                (d.event_id,),
+                node_id=d.node_id,
+                tier=tier,
+            )
     return None
 
 
@@ -80,8 +98,13 @@ def wrong_village_point(ctx: ParcelContext) -> Finding | None:
         node = ctx.network.node(d.node_id)
         if node is not None and node.tier == "village" and d.node_id not in points:
             return _finding(
-                "wrong_address", "wrong_village_point", d, (d.event_id,),
-                node_id=d.node_id, node_village=node.village, destination_village=ctx.village.code,
+                "wrong_address",
+                "wrong_village_point",
+                d,
+                (d.event_id,),
+                node_id=d.node_id,
+                node_village=node.village,
+                destination_village=ctx.village.code,
             )
     return None
 
@@ -104,8 +127,14 @@ def far_from_address(ctx: ParcelContext) -> Finding | None:
             if to_address is not None:
                 detail["distance_to_address_m"] = round(to_address, 1)
             return Finding(
-                "wrong_address", "far_from_address", d.parcel_id, d.carrier, d.courier_id,
-                d.occurred_at, (d.event_id,), detail,
+                "wrong_address",
+                "far_from_address",
+                d.parcel_id,
+                d.carrier,
+                d.courier_id,
+                d.occurred_at,
+                (d.event_id,),
+                detail,
             )
     return None
 
@@ -120,7 +149,7 @@ def wrong_address_complaint(ctx: ParcelContext) -> Finding | None:
 
 
 def movement_after_signoff(ctx: ParcelContext) -> Finding | None:
-    """false_signoff/movement_after_signoff: movement > 10 min after a sign-off, no return between."""
+    """false_signoff/movement_after_signoff: moved > 10 min after a sign-off, no return between."""
     if not ctx.delivered:
         return None
     gap = ctx.config.movement_after_signoff_s
@@ -134,15 +163,18 @@ def movement_after_signoff(ctx: ParcelContext) -> Finding | None:
             open_signoff = None
         elif open_signoff is not None and t in MOVEMENT_TYPES and s.ts - open_signoff.ts > gap:
             return _finding(
-                "false_signoff", "movement_after_signoff", open_signoff,
+                "false_signoff",
+                "movement_after_signoff",
+                open_signoff,
                 (open_signoff.event_id, s.event_id),
-                movement_type=t, minutes_after=round((s.ts - open_signoff.ts) / 60, 1),
+                movement_type=t,
+                minutes_after=round((s.ts - open_signoff.ts) / 60, 1),
             )
     return None
 
 
 def impossible_travel(ctx: ParcelContext) -> Finding | None:
-    """false_signoff/impossible_travel: a located sign-off > 3 km and > 120 km/h from an earlier scan."""
+    """false_signoff/impossible_travel: sign-off > 3 km and > 120 km/h from an earlier scan."""
     min_m = ctx.config.impossible_travel_min_m
     max_kmh = ctx.config.impossible_travel_kmh
     located = [s for s in ctx.path.scans if s.lat is not None and s.lon is not None]
@@ -158,8 +190,12 @@ def impossible_travel(ctx: ParcelContext) -> Finding | None:
             kmh = (dist / 1000) / ((d.ts - e.ts) / 3600)
             if kmh > max_kmh:
                 return _finding(
-                    "false_signoff", "impossible_travel", d, (e.event_id, d.event_id),
-                    distance_m=round(dist, 1), speed_kmh=round(kmh, 1),
+                    "false_signoff",
+                    "impossible_travel",
+                    d,
+                    (e.event_id, d.event_id),
+                    distance_m=round(dist, 1),
+                    speed_kmh=round(kmh, 1),
                     minutes=round((d.ts - e.ts) / 60, 2),
                 )
     return None
@@ -179,7 +215,12 @@ def fee_charged(ctx: ParcelContext) -> Finding | None:
     for s in ctx.path.scans:
         if s.type == "fee_charged" and s.fee_reason != "cod_payment":
             return _finding(
-                "extra_fee", "fee_charged", s, (s.event_id,), amount=s.fee_amount, reason=s.fee_reason
+                "extra_fee",
+                "fee_charged",
+                s,
+                (s.event_id,),
+                amount=s.fee_amount,
+                reason=s.fee_reason,
             )
     return None
 

@@ -34,7 +34,9 @@ class ParcelAnalysis:
     def inbound(self) -> bool:
         return self.dest.direction == INBOUND
 
-    def violation(self, finding: Finding, config: RuleConfig, detected_at: datetime) -> dict[str, Any]:
+    def violation(
+        self, finding: Finding, config: RuleConfig, detected_at: datetime
+    ) -> dict[str, Any]:
         return to_violation(
             finding, self.dest, self.contract_carrier or finding.carrier, config, detected_at
         )
@@ -49,7 +51,9 @@ def analyse_parcel(path: ParcelPath, network: Network, config: RuleConfig) -> Pa
     delivered = tuple(s for s in path.scans if s.type == "delivered")
     ctx = ParcelContext(path, network, config, dest, dest.village, delivered)
     signoffs = tuple(
-        Signoff(d.ts, d.event_id, d.courier_id, d.parcel_id, dest.village.code, d.carrier, d.occurred_at)
+        Signoff(
+            d.ts, d.event_id, d.courier_id, d.parcel_id, dest.village.code, d.carrier, d.occurred_at
+        )
         for d in delivered
         if d.courier_id is not None
     )

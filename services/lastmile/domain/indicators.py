@@ -158,5 +158,7 @@ def compute_indicators(
         ],
         "towns": coverage,
         "complaints": dict(sorted(complaints.items())),
-        "complaints_per_million_parcels": round(n_complaints / parcels * 1e6, 1) if parcels else None,
+        "complaints_per_million_parcels": round(n_complaints / parcels * 1e6, 1)
+        if parcels
+        else None,
     }

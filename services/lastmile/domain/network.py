@@ -106,7 +106,7 @@ def _req(entry: Mapping[str, Any], key: str, kind: type | tuple[type, ...], wher
     if key not in entry:
         raise NetworkError(f"{where}: missing field {key!r}")
     value = entry[key]
-    if not isinstance(value, kind) or isinstance(value, bool) and kind is not bool:
+    if not isinstance(value, kind) or (isinstance(value, bool) and kind is not bool):
         raise NetworkError(f"{where}: field {key!r} has the wrong type ({value!r})")
     if isinstance(value, str) and not value:
         raise NetworkError(f"{where}: field {key!r} is empty")
@@ -242,7 +242,9 @@ def load_network_text(text: str | bytes, suffix: str = ".json") -> Network:
         else:
             doc = json.loads(text)
     except ValueError as exc:
-        raise NetworkError(f"network file is not valid {suffix.lstrip('.').upper()}: {exc}") from exc
+        raise NetworkError(
+            f"network file is not valid {suffix.lstrip('.').upper()}: {exc}"
+        ) from exc
     return parse_network(doc)
 
 

@@ -59,13 +59,22 @@ def timeline(a: ParcelAnalysis, network: Network) -> dict[str, Any]:
             for h in hops(a.path, network)
         ],
         "handovers": [
-            {"from": h.from_carrier, "to": h.to_carrier, "node_id": h.node_id, "at": _iso(h.ts),
-             "event_id": h.event_id}
+            {
+                "from": h.from_carrier,
+                "to": h.to_carrier,
+                "node_id": h.node_id,
+                "at": _iso(h.ts),
+                "event_id": h.event_id,
+            }
             for h in handovers(a.path)
         ],
         "scans": scans,
         "complaints": [
-            {"complaint_id": c.complaint_id, "category": c.category, "filed_at": c.filed_at.isoformat()}
+            {
+                "complaint_id": c.complaint_id,
+                "category": c.category,
+                "filed_at": c.filed_at.isoformat(),
+            }
             for c in a.path.complaints
         ],
         "violations": sorted(f.violation_id for f in a.findings),

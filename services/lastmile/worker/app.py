@@ -26,10 +26,10 @@ import faust
 import orjson
 from faust.streams import _current_event  # partition context for table writes (see docs/decisions)
 from faust.types import EventT
+from mode import CrashingSupervisor
 from prometheus_client import generate_latest
 from redis.asyncio import Redis
 
-import lastmile.worker.codec  # noqa: F401  (registers the codecs)
 from lastmile.contract.decode import InvalidMessage, decode_complaint, decode_scan
 from lastmile.domain.bulk import Signoff, courier_bulk_findings
 from lastmile.domain.facts import INBOUND, Destination
@@ -38,16 +38,23 @@ from lastmile.domain.network import Network
 from lastmile.domain.rules import RuleConfig
 from lastmile.metrics import Metrics
 from lastmile.settings import Settings
-from lastmile.worker.codec import encode_signoff
+from lastmile.worker.codec import (
+    SignoffsCodec,
+    decode_path,
+    decode_signoff,
+    encode_path,
+    encode_signoff,
+)
 from lastmile.worker.projection import Projection
 from lastmile.worker.step import BatchOutcome, apply_batch
-from lastmile.worker.violation_log import SOURCE_HEADER, ViolationLog
+from lastmile.worker.violation_log import PUBLISHER_HEADER, SOURCE_HEADER, ViolationLog
 
 log = logging.getLogger("lastmile.worker")
 
 SCANS, COMPLAINTS, VIOLATIONS = "scans.v1", "complaints.v1", "violations.v1"
 SIGNOFFS = "lastmile.signoffs-by-courier.v1"
 METRICS_CONTENT_TYPE = "text/plain; version=0.0.4"
+SIGNOFFS_CODEC = SignoffsCodec()
 
 
 @dataclass
@@ -66,8 +73,14 @@ class Topics:
         return f"{topic}.dlq"
 
     def all_with_partitions(self) -> list[str]:
-        return [self.scans, self.complaints, self.dlq(self.scans), self.dlq(self.complaints),
-                self.violations, self.signoffs]
+        return [
+            self.scans,
+            self.complaints,
+            self.dlq(self.scans),
+            self.dlq(self.complaints),
+            self.violations,
+            self.signoffs,
+        ]
 
 
 @dataclass
@@ -89,15 +102,6 @@ class Worker:
     open_hops: dict[str, tuple[str, str, float]] = field(default_factory=dict)
     stats: Counter[str] = field(default_factory=Counter)
 
-    def owns(self, source: str) -> bool:
-        topic, _, part = source.rpartition(":")
-        try:
-            tp_part = int(part)
-        except ValueError:
-            return False
-        assigned = self.app.assignor.assigned_actives() if self.app.assignor else set()
-        return any(tp.topic == topic and tp.partition == tp_part for tp in assigned)
-
 
 def _by_partition(events: Iterable[EventT]) -> dict[int, list[EventT]]:
     groups: dict[int, list[EventT]] = defaultdict(list)
@@ -106,8 +110,9 @@ def _by_partition(events: Iterable[EventT]) -> dict[int, list[EventT]]:
     return groups
 
 
-def create_worker(settings: Settings, network: Network, config: RuleConfig,
-                  metrics: Metrics | None = None) -> Worker:
+def create_worker(
+    settings: Settings, network: Network, config: RuleConfig, metrics: Metrics | None = None
+) -> Worker:
     topics = Topics.of(settings)
     w = Worker(settings, network, config, metrics or Metrics.create(), topics)
     app = faust.App(
@@ -134,9 +139,15 @@ def create_worker(settings: Settings, network: Network, config: RuleConfig,
     w.redis = Redis.from_url(settings.redis_url)
     w.projection = Projection(w.redis, network, settings.redis_prefix, config.retention_days)
     w.log = ViolationLog(settings.kafka_bootstrap, topics.violations, w.projection.violations)
-    w.metrics.watch_violations(lambda: w.log.totals(w.owns))
+    worker_id = settings.worker_id
+    w.metrics.watch_violations(lambda: w.log.totals(worker_id))
 
-    raw = {"key_type": bytes, "value_type": bytes, "key_serializer": "raw", "value_serializer": "raw"}
+    raw = {
+        "key_type": bytes,
+        "value_type": bytes,
+        "key_serializer": "raw",
+        "value_serializer": "raw",
+    }
     inputs = app.topic(topics.scans, topics.complaints, partitions=settings.partitions, **raw)
     signoff_topic = app.topic(topics.signoffs, partitions=settings.partitions, **raw)
     violation_topic = app.topic(topics.violations, partitions=settings.partitions, **raw)
@@ -144,14 +155,21 @@ def create_worker(settings: Settings, network: Network, config: RuleConfig,
         t: app.topic(topics.dlq(t), partitions=settings.partitions, **raw)
         for t in (topics.scans, topics.complaints)
     }
-    parcels = app.Table(
-        "parcels", default=None, partitions=settings.partitions,
-        schema=faust.Schema(key_serializer="json", value_serializer="lastmile_path"),
-    )
-    couriers = app.Table(
-        "couriers", default=None, partitions=settings.partitions,
-        schema=faust.Schema(key_serializer="json", value_serializer="lastmile_signoffs"),
-    )
+    # Values are stored as our own bytes (codec.py) so every store (memory://, rocksdb://)
+    # and the changelog hold the same thing.
+    # (Faust derives the serializers from the types: str keys → json, bytes values → raw.)
+    table_args: dict[str, Any] = {
+        "default": None,
+        "partitions": settings.partitions,
+        "key_type": str,
+        "value_type": bytes,
+    }
+    parcels = app.Table("parcels", **table_args)
+    couriers = app.Table("couriers", **table_args)
+
+    def stored_path(parcel_id: str) -> Any:
+        data = parcels.get(parcel_id)
+        return None if data is None else decode_path(data)
 
     async def publish(findings: Iterable[tuple[Finding, Destination, str, str]]) -> int:
         """The idempotent gate: publish each violation that violations.v1 does not hold yet."""
@@ -162,8 +180,9 @@ def create_worker(settings: Settings, network: Network, config: RuleConfig,
                 continue
             v = to_violation(finding, dest, contract_carrier, config, now)
             await violation_topic.send(
-                key=v["carrier"].encode(), value=orjson.dumps(v),
-                headers=[(SOURCE_HEADER, source.encode())],
+                key=v["carrier"].encode(),
+                value=orjson.dumps(v),
+                headers=[(SOURCE_HEADER, source.encode()), (PUBLISHER_HEADER, worker_id.encode())],
             )
             n += 1
         return n
@@ -174,7 +193,9 @@ def create_worker(settings: Settings, network: Network, config: RuleConfig,
             w.needs_catch_up = False
             await w.log.catch_up()
 
-    @app.agent(inputs, name="parcels")
+    # a bug in processing must stop the worker (and let its supervisor restart it), never
+    # leave a live process that consumes nothing
+    @app.agent(inputs, name="parcels", supervisor_strategy=CrashingSupervisor)
     async def process_parcels(stream: faust.StreamT[bytes]) -> Any:
         async for batch in stream.take_events(settings.batch_size, within=settings.batch_within_s):
             await before_batch()
@@ -183,22 +204,29 @@ def create_worker(settings: Settings, network: Network, config: RuleConfig,
                 decoded, dead = _decode(events, topics)
                 for topic, ev, exc in dead:
                     await dlq_topics[topic].send(
-                        key=ev.message.key, value=ev.message.value,
-                        headers=[("lastmile-reason", exc.reason.encode()),
-                                 ("lastmile-detail", exc.detail.encode()),
-                                 ("lastmile-offset", f"{topic}:{partition}:{ev.message.offset}".encode())],
+                        key=ev.message.key,
+                        value=ev.message.value,
+                        headers=[
+                            ("lastmile-reason", exc.reason.encode()),
+                            ("lastmile-detail", exc.detail.encode()),
+                            (
+                                "lastmile-offset",
+                                f"{topic}:{partition}:{ev.message.offset}".encode(),
+                            ),
+                        ],
                     )
                     w.metrics.invalid_messages.labels(topic, exc.reason).inc()
-                outcome, to_store, signoffs = apply_batch(decoded, parcels.get, network, config)
+                outcome, to_store, signoffs = apply_batch(decoded, stored_path, network, config)
                 for pid, path in to_store.items():
-                    parcels[pid] = path
+                    parcels[pid] = encode_path(path)
                 for s, analysis, _ in signoffs:
                     village = analysis.dest.village
                     assert village is not None
                     await signoff_topic.send(
                         key=s.courier_id.encode(),
-                        value=encode_signoff(s, village.town, village.remote,
-                                             analysis.contract_carrier or s.carrier),
+                        value=encode_signoff(
+                            s, village.town, village.remote, analysis.contract_carrier or s.carrier
+                        ),
                     )
                 await publish(
                     (f, a.dest, a.contract_carrier or f.carrier, f"{src[0]}:{src[1]}")
@@ -207,26 +235,31 @@ def create_worker(settings: Settings, network: Network, config: RuleConfig,
                 await w.projection.batch(outcome)
                 _count(w, outcome, events, topics)
 
-    @app.agent(signoff_topic, name="couriers")
+    @app.agent(signoff_topic, name="couriers", supervisor_strategy=CrashingSupervisor)
     async def process_couriers(stream: faust.StreamT[bytes]) -> Any:
         async for batch in stream.take_events(settings.batch_size, within=settings.batch_within_s):
             await before_batch()
             for partition, events in _by_partition(batch).items():
                 _current_event.set(weakref.ref(events[-1]))
-                from lastmile.worker.codec import decode_signoff
-
                 incoming: dict[str, list[Any]] = defaultdict(list)
                 for ev in events:
                     incoming[ev.message.key.decode()].append(decode_signoff(ev.message.value))
                 found: list[tuple[Finding, Destination, str, str]] = []
                 for courier, new in incoming.items():
-                    records = _merge_signoffs(couriers.get(courier) or [], new, config)
-                    couriers[courier] = records
+                    old = couriers.get(courier)
+                    records = _merge_signoffs(SIGNOFFS_CODEC.loads(old) if old else [], new, config)
+                    couriers[courier] = SIGNOFFS_CODEC.dumps(records)
                     for finding, rec in _bulk_near(records, new, config):
-                        _, town, remote, cc = rec
+                        cc = rec[3]
                         village = network.village(rec[0].village)
-                        found.append((finding, Destination(village, None, None, INBOUND), cc,
-                                      f"{topics.signoffs}:{partition}"))
+                        found.append(
+                            (
+                                finding,
+                                Destination(village, None, None, INBOUND),
+                                cc,
+                                f"{topics.signoffs}:{partition}",
+                            )
+                        )
                 await publish(found)
 
     @app.page("/metrics")
@@ -236,8 +269,13 @@ def create_worker(settings: Settings, network: Network, config: RuleConfig,
 
     @app.page("/healthz")
     async def healthz(web: Any, request: Any) -> Any:
-        return web.json({"ready": w.ready.is_set(), "violations_known": len(w.log.ids),
-                         "watermark": w.watermark})
+        return web.json(
+            {
+                "ready": w.ready.is_set(),
+                "violations_known": len(w.log.ids),
+                "watermark": w.watermark,
+            }
+        )
 
     @app.on_partitions_assigned.connect
     async def _assigned(app: Any, assigned: Any = None, **kwargs: Any) -> None:
@@ -418,7 +456,7 @@ async def _refresh_consumer_lag(w: Worker, topics: list[str]) -> None:
             if tp.topic not in topics:
                 continue
             high = consumer.highwater(tp)
-            committed = consumer._committed_offset.get(tp)  # noqa: SLF001
+            committed = consumer._committed_offset.get(tp)
             if high is not None:
                 lag[tp.topic] += max(0, high - (committed or 0))
     except Exception:

@@ -10,7 +10,6 @@ from datetime import datetime
 from typing import Any
 
 import orjson
-from faust.serializers import codecs
 
 from lastmile.domain.bulk import Signoff
 from lastmile.domain.events import ComplaintEvent, ScanEvent
@@ -32,7 +31,10 @@ def _scan_from_row(row: list[Any]) -> ScanEvent:
 
 
 def encode_path(path: ParcelPath) -> bytes:
-    complaints = [[c.complaint_id, c.parcel_id, c.category, c.filed_at.isoformat(), c.ts] for c in path.complaints]
+    complaints = [
+        [c.complaint_id, c.parcel_id, c.category, c.filed_at.isoformat(), c.ts]
+        for c in path.complaints
+    ]
     return orjson.dumps([_PATH_V1, path.parcel_id, [_scan_row(s) for s in path.scans], complaints])
 
 
@@ -43,14 +45,27 @@ def decode_path(data: bytes) -> ParcelPath:
     return ParcelPath(
         parcel_id,
         tuple(_scan_from_row(r) for r in scans),
-        tuple(ComplaintEvent(c[0], c[1], c[2], datetime.fromisoformat(c[3]), c[4]) for c in complaints),
+        tuple(
+            ComplaintEvent(c[0], c[1], c[2], datetime.fromisoformat(c[3]), c[4]) for c in complaints
+        ),
     )
 
 
 def encode_signoff(s: Signoff, town: str, remote: bool, contract_carrier: str) -> bytes:
     return orjson.dumps(
-        [_SIGNOFF_V1, s.ts, s.event_id, s.courier_id, s.parcel_id, s.village, s.carrier,
-         s.occurred_at.isoformat(), town, remote, contract_carrier]
+        [
+            _SIGNOFF_V1,
+            s.ts,
+            s.event_id,
+            s.courier_id,
+            s.parcel_id,
+            s.village,
+            s.carrier,
+            s.occurred_at.isoformat(),
+            town,
+            remote,
+            contract_carrier,
+        ]
     )
 
 
@@ -58,32 +73,23 @@ def decode_signoff(data: bytes) -> tuple[Signoff, str, bool, str]:
     tag, ts, eid, courier, parcel, village, carrier, at, town, remote, cc = orjson.loads(data)
     if tag != _SIGNOFF_V1:
         raise ValueError(f"unknown sign-off encoding {tag!r}")
-    return Signoff(ts, eid, courier, parcel, village, carrier, datetime.fromisoformat(at)), town, remote, cc
+    return (
+        Signoff(ts, eid, courier, parcel, village, carrier, datetime.fromisoformat(at)),
+        town,
+        remote,
+        cc,
+    )
 
 
-class PathCodec(codecs.Codec):
-    """Faust codec for the parcel table's changelog."""
+class SignoffsCodec:
+    """The courier table's values: a courier's sign-offs with their labels."""
 
-    def _dumps(self, obj: Any) -> bytes:
-        return encode_path(obj)
+    def dumps(self, obj: Any) -> bytes:
+        return orjson.dumps([[[*s[:6], s[6].isoformat()], *rest] for s, *rest in obj])
 
-    def _loads(self, s: bytes) -> Any:
-        return decode_path(s)
-
-
-class SignoffsCodec(codecs.Codec):
-    """Faust codec for the courier table: a courier's sign-offs with their labels."""
-
-    def _dumps(self, obj: Any) -> bytes:
-        return orjson.dumps([[list(s[:6]) + [s[6].isoformat()], *rest] for s, *rest in obj])
-
-    def _loads(self, data: bytes) -> Any:
+    def loads(self, data: bytes) -> Any:
         out = []
         for row, town, remote, cc in orjson.loads(data):
             row[6] = datetime.fromisoformat(row[6])
             out.append((Signoff(*row), town, remote, cc))
         return out
-
-
-codecs.register("lastmile_path", PathCodec())
-codecs.register("lastmile_signoffs", SignoffsCodec())

@@ -33,14 +33,16 @@ GATE_TTL_S = 40 * 86400
 
 _PROJECT_VIOLATION = """
 local p, id, doc, score = ARGV[1], ARGV[2], ARGV[3], ARGV[4]
-local carrier, town, vtype, rule, day, parcel = ARGV[5], ARGV[6], ARGV[7], ARGV[8], ARGV[9], ARGV[10]
+local carrier, town, vtype, rule = ARGV[5], ARGV[6], ARGV[7], ARGV[8]
+local day, parcel = ARGV[9], ARGV[10]
 if redis.call('HSETNX', p .. ':v', id, doc) == 0 then return 0 end
 redis.call('ZADD', p .. ':vi:all', score, id)
 redis.call('ZADD', p .. ':vi:carrier:' .. carrier, score, id)
 redis.call('ZADD', p .. ':vi:town:' .. town, score, id)
 redis.call('ZADD', p .. ':vi:type:' .. vtype, score, id)
 redis.call('SADD', p .. ':vi:parcel:' .. parcel, id)
-redis.call('HINCRBY', p .. ':roll:' .. day, 'v|' .. town .. '|' .. carrier .. '|' .. vtype .. '|' .. rule, 1)
+local field = 'v|' .. town .. '|' .. carrier .. '|' .. vtype .. '|' .. rule
+redis.call('HINCRBY', p .. ':roll:' .. day, field, 1)
 redis.call('XADD', p .. ':vs', 'MAXLEN', '~', 1000000, '*', 'id', id, 'carrier', carrier)
 return 1
 """
@@ -68,7 +70,9 @@ def china_day(ts: float) -> str:
 
 
 class Projection:
-    def __init__(self, redis: Redis, network: Network, prefix: str = "lm", retention_days: float = 30) -> None:
+    def __init__(
+        self, redis: Redis, network: Network, prefix: str = "lm", retention_days: float = 30
+    ) -> None:
         self.redis = redis
         self.network = network
         self.p = prefix
@@ -86,8 +90,16 @@ class Projection:
             ts = datetime.fromisoformat(v["occurred_at"]).timestamp()
             await self._violation(
                 args=[
-                    self.p, v["violation_id"], orjson.dumps(v), ts, v["carrier"], v.get("town") or "unknown",
-                    v["type"], v["rule"], china_day(ts), v["parcel_id"],
+                    self.p,
+                    v["violation_id"],
+                    orjson.dumps(v),
+                    ts,
+                    v["carrier"],
+                    v.get("town") or "unknown",
+                    v["type"],
+                    v["rule"],
+                    china_day(ts),
+                    v["parcel_id"],
                 ],
                 client=pipe,
             )
@@ -103,7 +115,9 @@ class Projection:
             a = u.analysis
             pid = a.path.parcel_id
             if u.new_scans or u.new_complaints:
-                pipe.set(f"{self.p}:parcel:{pid}", orjson.dumps(timeline(a, net)), ex=self.retention_s)
+                pipe.set(
+                    f"{self.p}:parcel:{pid}", orjson.dumps(timeline(a, net)), ex=self.retention_s
+                )
                 first = a.path.scans[0] if a.path.scans else None
                 if first is not None:
                     town = a.dest.village.town if a.dest.village else "unknown"
@@ -131,7 +145,14 @@ class Projection:
                 e2e = "" if u.end_to_end_h is None else f"{town}|{d.carrier}|{u.end_to_end_h:.4f}"
                 remote = "true" if village.remote else "false"
                 await self._delivery(
-                    args=[self.p, pid, china_day(d.ts), f"d|{town}|{d.carrier}|{remote}", e2e, GATE_TTL_S],
+                    args=[
+                        self.p,
+                        pid,
+                        china_day(d.ts),
+                        f"d|{town}|{d.carrier}|{remote}",
+                        e2e,
+                        GATE_TTL_S,
+                    ],
                     client=pipe,
                 )
         await pipe.execute()

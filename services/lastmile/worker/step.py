@@ -85,7 +85,9 @@ def apply_batch(
         if new_scans or new_complaints:
             to_store[parcel_id] = path
         if analysis.inbound:
-            was_inbound = before is not None and destination_of(before, network).direction == INBOUND
+            was_inbound = (
+                before is not None and destination_of(before, network).direction == INBOUND
+            )
             wanted = {s.event_id for s in delivered_seen}
             for s in analysis.signoffs:
                 if not was_inbound or s.event_id in wanted:
@@ -97,12 +99,17 @@ def apply_batch(
                 update.end_to_end_h = end_to_end_hours(analysis, network)
         if new_scans:
             old_done = (
-                {(h.node_id, h.arrived_ts) for h in hops(before, network) if h.departed_ts is not None}
+                {
+                    (h.node_id, h.arrived_ts)
+                    for h in hops(before, network)
+                    if h.departed_ts is not None
+                }
                 if before
                 else set()
             )
             update.finished_hops = [
-                h for h in hops(path, network)
+                h
+                for h in hops(path, network)
                 if h.departed_ts is not None and (h.node_id, h.arrived_ts) not in old_done
             ]
         outcome.updates.append(update)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 
 from aiokafka.admin import AIOKafkaAdminClient, NewTopic
@@ -21,7 +22,9 @@ def _configs_for(name: str) -> dict[str, str]:
     return {}
 
 
-async def ensure_topics(bootstrap: str, names: list[str], partitions: int, retries: int = 30) -> list[str]:
+async def ensure_topics(
+    bootstrap: str, names: list[str], partitions: int, retries: int = 30
+) -> list[str]:
     """Create the topics that do not exist yet; returns the names created."""
     admin = AIOKafkaAdminClient(bootstrap_servers=bootstrap)
     for attempt in range(retries):
@@ -37,14 +40,16 @@ async def ensure_topics(bootstrap: str, names: list[str], partitions: int, retri
         missing = [n for n in names if n not in existing]
         if missing:
             new = [
-                NewTopic(n, num_partitions=partitions, replication_factor=1,
-                         topic_configs=_configs_for(n))
+                NewTopic(
+                    n,
+                    num_partitions=partitions,
+                    replication_factor=1,
+                    topic_configs=_configs_for(n),
+                )
                 for n in missing
             ]
-            try:
+            with contextlib.suppress(TopicAlreadyExistsError):  # another worker was quicker
                 await admin.create_topics(new)
-            except TopicAlreadyExistsError:
-                pass
         return missing
     finally:
         await admin.close()

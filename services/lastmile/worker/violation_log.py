@@ -6,13 +6,16 @@ re-detected violation is recognised and not published again. The worker waits fo
 mirror to catch up with the topic's end before it processes input.
 
 The mirror also feeds what must count each violation exactly once: the Redis
-projection (idempotent by id) and lastmile_violations_total (counted from the mirror,
-for the input partitions this worker owns).
+projection (idempotent by id) and lastmile_violations_total. Each record names the
+worker that published it (a stable id); a worker's counter is the number of records it
+published, read back from the log. So it survives a restart, never goes down on a
+rebalance, and the sum over workers is the number of violations.
 """
 
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 from collections import Counter
 from collections.abc import Awaitable, Callable, Iterable
@@ -22,7 +25,8 @@ from aiokafka import AIOKafkaConsumer, TopicPartition
 
 log = logging.getLogger(__name__)
 
-SOURCE_HEADER = "lastmile-source"
+SOURCE_HEADER = "lastmile-source"  # topic:partition of the input that revealed it
+PUBLISHER_HEADER = "lastmile-publisher"  # the stable id of the worker that published it
 Labels = tuple[str, str, str, str, str]
 Projector = Callable[[list[dict]], Awaitable[None]]
 
@@ -43,7 +47,7 @@ class ViolationLog:
         self.bootstrap = bootstrap
         self.topic = topic
         self.ids: set[str] = set()
-        self.counts: Counter[tuple[str, Labels]] = Counter()  # (source, labels) -> count
+        self.counts: Counter[tuple[str, Labels]] = Counter()  # (publisher, labels) -> count
         self._projector = projector
         self._consumer: AIOKafkaConsumer | None = None
         self._task: asyncio.Task[None] | None = None
@@ -83,7 +87,7 @@ class ViolationLog:
             found = self._consumer.partitions_for_topic(self.topic)
             if found:
                 return [TopicPartition(self.topic, p) for p in sorted(found)]
-            await self._consumer._client.force_metadata_update()  # noqa: SLF001
+            await self._consumer._client.force_metadata_update()
             await asyncio.sleep(0.1)
         raise RuntimeError(f"topic {self.topic} not found: was it created?")
 
@@ -111,7 +115,9 @@ class ViolationLog:
                     log.exception("projecting %d violations to Redis failed", len(fresh))
             self._progress.set()
 
-    def _absorb(self, value: bytes | None, headers: Iterable[tuple[str, bytes]], fresh: list[dict]) -> None:
+    def _absorb(
+        self, value: bytes | None, headers: Iterable[tuple[str, bytes]], fresh: list[dict]
+    ) -> None:
         if value is None:
             return
         try:
@@ -120,8 +126,8 @@ class ViolationLog:
         except (orjson.JSONDecodeError, KeyError, TypeError):
             log.warning("unreadable record on %s skipped", self.topic)
             return
-        source = next((h[1].decode() for h in headers if h[0] == SOURCE_HEADER), "unknown")
-        key = (source, violation_labels(v))
+        publisher = next((h[1].decode() for h in headers if h[0] == PUBLISHER_HEADER), "unknown")
+        key = (publisher, violation_labels(v))
         first_sight = vid not in self._counted
         if first_sight:
             self._counted.add(vid)
@@ -140,17 +146,13 @@ class ViolationLog:
         deadline = loop.time() + timeout
         while any(self._positions.get(tp, 0) < end for tp, end in targets.items() if end > 0):
             if loop.time() > deadline:
-                raise TimeoutError(f"violation log did not catch up with {self.topic} in {timeout}s")
+                raise TimeoutError(
+                    f"violation log did not catch up with {self.topic} in {timeout}s"
+                )
             self._progress.clear()
-            try:
+            with contextlib.suppress(TimeoutError):
                 await asyncio.wait_for(self._progress.wait(), timeout=1.0)
-            except TimeoutError:
-                pass
 
-    def totals(self, owned_sources: Callable[[str], bool]) -> list[tuple[Labels, int]]:
-        """Violation counts by labels for the sources (topic:partition) this worker owns."""
-        out: Counter[Labels] = Counter()
-        for (source, labels), n in self.counts.items():
-            if owned_sources(source):
-                out[labels] += n
-        return list(out.items())
+    def totals(self, publisher: str) -> list[tuple[Labels, int]]:
+        """Violation counts by labels of the records one worker published."""
+        return [(labels, n) for (who, labels), n in self.counts.items() if who == publisher]

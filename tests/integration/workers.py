@@ -1,0 +1,145 @@
+"""Run real `lastmile worker` processes against the local stack, isolated per test.
+
+Each scenario gets its own Faust app id, topic prefix, Redis key prefix and data dir,
+so tests never see each other's topics, consumer groups or read models.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import signal
+import socket
+import subprocess
+import sys
+import time
+import urllib.request
+import uuid
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import orjson
+
+from lastmile.io.kafka import read_topic
+
+REPO = Path(__file__).resolve().parents[2]
+NETWORK = REPO / "services" / "lastmile" / "data" / "yiyuan.network.json"
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+@dataclass
+class Scenario:
+    kafka: str
+    redis_url: str
+    tmp: Path
+    store: str = "memory://"
+    name: str = field(default_factory=lambda: f"t{uuid.uuid4().hex[:10]}")
+    procs: list[subprocess.Popen] = field(default_factory=list)
+
+    @property
+    def prefix(self) -> str:
+        return f"{self.name}."
+
+    def env(self, web_port: int) -> dict[str, str]:
+        env = dict(os.environ)
+        env.update(
+            LASTMILE_KAFKA_BOOTSTRAP=self.kafka,
+            LASTMILE_REDIS_URL=self.redis_url,
+            LASTMILE_NETWORK=str(NETWORK),
+            LASTMILE_WEB_PORT=str(web_port),
+            LASTMILE_STORE=self.store,
+            LASTMILE_DATA_DIR=str(self.tmp / f"data-{web_port}"),
+            LASTMILE_APP_ID=self.name,
+            LASTMILE_TOPIC_PREFIX=self.prefix,
+            LASTMILE_REDIS_PREFIX=self.name,
+        )
+        return env
+
+    def start_worker(self, web_port: int | None = None) -> tuple[subprocess.Popen, int]:
+        port = web_port or free_port()
+        log = open(self.tmp / f"worker-{port}-{len(self.procs)}.log", "wb")  # noqa: SIM115
+        proc = subprocess.Popen(
+            [sys.executable, "-m", "lastmile.cli", "worker", "--loglevel", "warning"],
+            env=self.env(port),
+            stdout=log,
+            stderr=subprocess.STDOUT,
+            cwd=REPO,
+        )
+        self.procs.append(proc)
+        self.wait_ready(port, proc)
+        return proc, port
+
+    def wait_ready(self, port: int, proc: subprocess.Popen, timeout: float = 90) -> None:
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            if proc.poll() is not None:
+                raise RuntimeError(f"worker exited with {proc.returncode}; see logs in {self.tmp}")
+            try:
+                with urllib.request.urlopen(f"http://127.0.0.1:{port}/healthz", timeout=2) as r:
+                    if orjson.loads(r.read())["ready"]:
+                        return
+            except OSError:
+                pass
+            time.sleep(0.5)
+        raise TimeoutError(f"worker on {port} not ready in {timeout}s; logs in {self.tmp}")
+
+    def kill(self, proc: subprocess.Popen, sig: int = signal.SIGKILL) -> None:
+        proc.send_signal(sig)
+        proc.wait(timeout=60)
+
+    def stop_all(self) -> None:
+        for p in self.procs:
+            if p.poll() is None:
+                p.send_signal(signal.SIGTERM)
+        for p in self.procs:
+            try:
+                p.wait(timeout=30)
+            except subprocess.TimeoutExpired:
+                p.kill()
+
+    def publish(self, scans: Path | None = None, complaints: Path | None = None) -> None:
+        from lastmile.commands.publish import publish
+
+        asyncio.run(
+            publish(
+                self.kafka,
+                str(scans) if scans else None,
+                str(complaints) if complaints else None,
+                None,
+                self.prefix,
+            )
+        )
+
+    def records(self, topic: str) -> list:
+        return asyncio.run(read_topic(self.kafka, self.prefix + topic))
+
+    def violations(self) -> list[dict]:
+        return [orjson.loads(r.value) for r in self.records("violations.v1")]
+
+    def wait_for(self, topic: str, count: int, timeout: float = 120, settle: float = 3.0) -> list:
+        """Wait until a topic holds `count` records, then a little longer to catch extras."""
+        deadline = time.monotonic() + timeout
+        recs: list = []
+        while time.monotonic() < deadline:
+            recs = self.records(topic)
+            if len(recs) >= count:
+                time.sleep(settle)
+                return self.records(topic)
+            time.sleep(1.0)
+        return recs
+
+    def metrics(self, port: int) -> str:
+        with urllib.request.urlopen(f"http://127.0.0.1:{port}/metrics", timeout=5) as r:
+            return r.read().decode()
+
+
+def split_lines(src: Path, dst_a: Path, dst_b: Path) -> None:
+    lines = src.read_bytes().splitlines(keepends=True)
+    half = len(lines) // 2
+    dst_a.write_bytes(b"".join(lines[:half]))
+    dst_b.write_bytes(b"".join(lines[half:]))
