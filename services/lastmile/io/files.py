@@ -25,10 +25,10 @@ def load_rule_config(path: str | Path | None) -> RuleConfig:
     try:
         doc = json.loads(text) if p.suffix.lower() == ".json" else yaml.safe_load(text)
     except (ValueError, yaml.YAMLError) as exc:
-        raise ConfigError(f"{p}: not valid {'JSON' if p.suffix == '.json' else 'YAML'}: {exc}") from exc
+        raise ConfigError(
+            f"{p}: not valid {'JSON' if p.suffix == '.json' else 'YAML'}: {exc}"
+        ) from exc
     try:
         return rule_config_from_mapping(doc)
     except ConfigError as exc:
         raise ConfigError(f"{p}: {exc}") from exc
-
-
