@@ -8,7 +8,7 @@ fields are ignored).
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Annotated, Any, Literal
+from typing import Annotated, Any, Literal, get_args
 
 from pydantic import (
     BaseModel,
@@ -41,11 +41,11 @@ ComplaintCategory = Literal["not_received", "extra_fee", "not_delivered_to_addre
 ViolationType = Literal["wrong_address", "false_signoff", "extra_fee"]
 Severity = Literal["low", "medium", "high"]
 
-SCAN_TYPES: tuple[str, ...] = ScanType.__args__
-SIGNOFF_METHODS: tuple[str, ...] = SignoffMethod.__args__
-FEE_REASONS: tuple[str, ...] = FeeReason.__args__
-COMPLAINT_CATEGORIES: tuple[str, ...] = ComplaintCategory.__args__
-VIOLATION_TYPES: tuple[str, ...] = ViolationType.__args__
+SCAN_TYPES: tuple[str, ...] = get_args(ScanType)
+SIGNOFF_METHODS: tuple[str, ...] = get_args(SignoffMethod)
+FEE_REASONS: tuple[str, ...] = get_args(FeeReason)
+COMPLAINT_CATEGORIES: tuple[str, ...] = get_args(ComplaintCategory)
+VIOLATION_TYPES: tuple[str, ...] = get_args(ViolationType)
 MOVEMENT_TYPES = frozenset({"collected", "arrived", "departed", "handover", "out_for_delivery"})
 
 

@@ -125,11 +125,11 @@ def compute_indicators(
                 g.on_time += e2e <= on_time_h
 
     coverage = {}
-    for code, town in network.towns.items():
+    for code, town_info in network.towns.items():
         villages = network.villages_of(code)
         got = reached.get(code, set())
         coverage[code] = {
-            "name": town.name,
+            "name": town_info.name,
             "villages": len(villages),
             "reached": len(got),
             "coverage": round(len(got) / len(villages), 4) if villages else None,

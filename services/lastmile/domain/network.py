@@ -153,7 +153,8 @@ def parse_network(doc: Any) -> Network:
             raise NetworkError(f"{where}: a town-tier node needs its 'town' code")
         if tier == "village" and not isinstance(village, str):
             raise NetworkError(f"{where}: a village-tier node needs its 'village' code")
-        name = raw.get("name") if isinstance(raw.get("name"), str) else nid
+        raw_name = raw.get("name")
+        name = raw_name if isinstance(raw_name, str) and raw_name else nid
         nodes[nid] = Node(nid, tier, name, lat, lon, town, village)
 
     towns: dict[str, Town] = {}

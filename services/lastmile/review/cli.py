@@ -129,5 +129,5 @@ def review(
         scopes = [(base / "county", None)] + [(base / code, code) for code in net.towns]
     for target, code in scopes:
         doc = review_of(pair, net, cfg, town=code, carrier=carrier, salt=salt)
-        for path in write_review(doc, formats, target):
-            console.print(f"wrote {path}")
+        for written in write_review(doc, formats, target):
+            console.print(f"wrote {written}")

@@ -81,7 +81,7 @@ async def collect_redis(
     id_lists = await pipe.execute()
     ids = [_s(i) for lst in id_lists for i in lst]
     for k in range(0, len(ids), _SCAN_BATCH):
-        docs = await redis.hmget(f"{p}:v", ids[k : k + _SCAN_BATCH])
+        docs = await redis.hmget(f"{p}:v", ids[k : k + _SCAN_BATCH])  # type: ignore[misc]
         out.refs.extend(ViolationRef.from_doc(orjson.loads(d)) for d in docs if d is not None)
 
     window_start = end - config.coverage_days * DAY

@@ -13,7 +13,7 @@ from dataclasses import dataclass, field
 
 from lastmile.domain.bulk import Signoff
 from lastmile.domain.engine import ParcelAnalysis, analyse_parcel
-from lastmile.domain.events import Event, ScanEvent
+from lastmile.domain.events import ComplaintEvent, Event, ScanEvent
 from lastmile.domain.facts import INBOUND, Hop, destination_of, hops
 from lastmile.domain.findings import Finding
 from lastmile.domain.indicators import end_to_end_hours
@@ -32,7 +32,7 @@ class ParcelUpdate:
     end_to_end_h: float | None = None
     finished_hops: list[Hop] = field(default_factory=list)
     new_scans: list[ScanEvent] = field(default_factory=list)
-    new_complaints: list[Event] = field(default_factory=list)
+    new_complaints: list[ComplaintEvent] = field(default_factory=list)
 
 
 @dataclass
@@ -68,7 +68,7 @@ def apply_batch(
             before = None  # expired: a waybill number used again
         path = before or ParcelPath(parcel_id)
         new_scans: list[ScanEvent] = []
-        new_complaints: list[Event] = []
+        new_complaints: list[ComplaintEvent] = []
         delivered_seen: list[ScanEvent] = []
         for event, _ in items:
             after = evolve(path, event)
@@ -78,7 +78,10 @@ def apply_batch(
                 outcome.duplicates += 1
                 continue
             path = after
-            (new_scans if isinstance(event, ScanEvent) else new_complaints).append(event)
+            if isinstance(event, ScanEvent):
+                new_scans.append(event)
+            else:
+                new_complaints.append(event)
         source = items[-1][1]
         analysis = analyse_parcel(path, network, config)
         update = ParcelUpdate(analysis, source, new_scans=new_scans, new_complaints=new_complaints)
