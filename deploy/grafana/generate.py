@@ -314,7 +314,7 @@ def regulator_overview() -> Board:
         [
             (
                 f"sum(increase(lastmile_delivered_within_72h_total{{{SEL_CT}}}[1d]))"
-                f" / sum(increase(lastmile_end_to_end_hours_count{{{SEL_CT}}}[1d]))",
+                f" / sum(increase(lastmile_end_to_end_seconds_count{{{SEL_CT}}}[1d]))",
                 "",
             )
         ],
@@ -382,11 +382,18 @@ def regulator_overview() -> Board:
         "timeseries",
         "全程时效 P50/P90 / End-to-end hours p50 / p90 by carrier (24 h)",
         [
-            (f"carrier:lastmile_end_to_end_hours:p50_rate1d{{{SEL_C}}}", "p50 {{carrier}}"),
-            (f"carrier:lastmile_end_to_end_hours:p90_rate1d{{{SEL_C}}}", "p90 {{carrier}}"),
+            # the metric is in seconds (base unit); shown in hours, the programme's unit
+            (
+                f"carrier:lastmile_end_to_end_seconds:p50_rate1d{{{SEL_C}}} / 3600",
+                "p50 {{carrier}}",
+            ),
+            (
+                f"carrier:lastmile_end_to_end_seconds:p90_rate1d{{{SEL_C}}} / 3600",
+                "p90 {{carrier}}",
+            ),
         ],
         unit="h",
-        description="First arrival at the county centre -> delivered.",
+        description="First arrival at the county centre -> delivered, hours.",
     )
     b.panel(
         "bargauge",
@@ -711,7 +718,7 @@ def coverage_and_fusion() -> Board:
     b.panel(
         "timeseries",
         "各层级停留时间P90 / Dwell time p90 by tier (24 h)",
-        [("tier:lastmile_dwell_hours:p90_rate1d", "{{tier}}")],
+        [("tier:lastmile_dwell_seconds:p90_rate1d / 3600", "{{tier}}")],
         unit="h",
     )
     b.panel(

@@ -3,6 +3,11 @@
 Label sets are bounded: carrier, town, type, rule, tier, remote, reason, topic, category;
 never a parcel, courier or village id. Buckets of the time histograms sit around the
 programme's 24/48/72-hour boundaries. docs/metrics.md documents each metric.
+
+Durations are exported in seconds, Prometheus's base unit (``promtool check metrics``
+rejects a metric named ``..._hours``), while the worker measures delivery and dwell times in
+hours, as the programme states them: ``end_to_end_hours`` and ``dwell_hours`` take hours
+and record seconds, and their buckets are the hour boundaries times 3600.
 """
 
 from __future__ import annotations
@@ -14,8 +19,11 @@ from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram, disa
 from prometheus_client.core import CounterMetricFamily
 from prometheus_client.registry import Collector
 
-E2E_BUCKETS = (6, 12, 24, 36, 48, 60, 72, 96, 120, 168)
-DWELL_BUCKETS = (1, 2, 4, 8, 12, 24, 36, 48, 72, 120)
+HOUR_S = 3600.0
+E2E_BUCKETS_H = (6, 12, 24, 36, 48, 60, 72, 96, 120, 168)
+DWELL_BUCKETS_H = (1, 2, 4, 8, 12, 24, 36, 48, 72, 120)
+E2E_BUCKETS = tuple(h * HOUR_S for h in E2E_BUCKETS_H)  # seconds
+DWELL_BUCKETS = tuple(h * HOUR_S for h in DWELL_BUCKETS_H)  # seconds
 LAG_BUCKETS = (0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60, 300, 3600)
 
 VIOLATION_LABELS = ("type", "rule", "carrier", "town", "remote")
@@ -47,6 +55,24 @@ class ViolationsCollector(Collector):
         yield CounterMetricFamily("lastmile_violations", "", labels=VIOLATION_LABELS)
 
 
+class _HoursChild:
+    def __init__(self, child: Histogram) -> None:
+        self._child = child
+
+    def observe(self, hours: float) -> None:
+        self._child.observe(hours * HOUR_S)
+
+
+class HoursHistogram:
+    """A histogram exported in seconds and fed in hours (``.labels(...).observe(hours)``)."""
+
+    def __init__(self, histogram: Histogram) -> None:
+        self.histogram = histogram
+
+    def labels(self, *values: str) -> _HoursChild:
+        return _HoursChild(self.histogram.labels(*values))
+
+
 @dataclass(frozen=True)
 class Metrics:
     registry: CollectorRegistry
@@ -54,9 +80,9 @@ class Metrics:
     scan_events: Counter
     invalid_messages: Counter
     complaints: Counter
-    end_to_end_hours: Histogram
+    end_to_end_hours: HoursHistogram
     delivered_within_72h: Counter
-    dwell_hours: Histogram
+    dwell_hours: HoursHistogram
     stuck_parcels: Gauge
     village_coverage: Gauge
     villages: Gauge
@@ -99,12 +125,14 @@ class Metrics:
                 ("category", "town"),
                 registry=r,
             ),
-            end_to_end_hours=Histogram(
-                "lastmile_end_to_end_hours",
-                "First county-centre arrival to sign-off, hours.",
-                ("carrier", "town"),
-                buckets=E2E_BUCKETS,
-                registry=r,
+            end_to_end_hours=HoursHistogram(
+                Histogram(
+                    "lastmile_end_to_end_seconds",
+                    "First county-centre arrival to sign-off, seconds.",
+                    ("carrier", "town"),
+                    buckets=E2E_BUCKETS,
+                    registry=r,
+                )
             ),
             delivered_within_72h=Counter(
                 "lastmile_delivered_within_72h",
@@ -112,12 +140,14 @@ class Metrics:
                 ("carrier", "town"),
                 registry=r,
             ),
-            dwell_hours=Histogram(
-                "lastmile_dwell_hours",
-                "Time a parcel stays at one facility, hours.",
-                ("tier",),
-                buckets=DWELL_BUCKETS,
-                registry=r,
+            dwell_hours=HoursHistogram(
+                Histogram(
+                    "lastmile_dwell_seconds",
+                    "Time a parcel stays at one facility, seconds.",
+                    ("tier",),
+                    buckets=DWELL_BUCKETS,
+                    registry=r,
+                )
             ),
             stuck_parcels=Gauge(
                 "lastmile_stuck_parcels",
