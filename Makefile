@@ -40,6 +40,10 @@ fmt: install
 
 -include deploy/local/stack.mk
 
+demo: install
+	bash deploy/local/stack.sh up
+	$(BIN)/lastmile demo
+
 test: install
 	bash deploy/local/with-stack.sh $(BIN)/pytest -q tests
 

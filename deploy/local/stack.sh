@@ -225,7 +225,26 @@ stop_one() {
   rm -f "$PIDS/$s.pid"
 }
 
+# processes of the project itself that the demo started (lastmile worker, api): app-*.pid
+stop_apps() {
+  local f pid name
+  for f in "$PIDS"/app-*.pid; do
+    [[ -e $f ]] || continue
+    name="$(basename "$f" .pid)"
+    pid="$(cat "$f")"
+    if [[ $pid =~ ^[0-9]+$ ]] && kill -0 "$pid" 2>/dev/null \
+      && tr '\0' ' ' <"/proc/$pid/cmdline" 2>/dev/null | grep -q -- "lastmile"; then
+      say "stopping ${name#app-} (pid $pid)"
+      kill -TERM "$pid" 2>/dev/null || true
+      for _ in $(seq 60); do kill -0 "$pid" 2>/dev/null || break; sleep 0.5; done
+      kill -KILL "$pid" 2>/dev/null || true
+    fi
+    rm -f "$f"
+  done
+}
+
 cmd_down() {
+  stop_apps
   stop_one prometheus 20
   stop_one redis 20
   stop_one kafka 60
@@ -247,7 +266,8 @@ cmd_status() {
 cmd_clean() {
   cmd_down
   say "wiping stack data under $RUN_DIR"
-  rm -rf "$LOGS" "$PIDS" "$KAFKA_DATA" "$KAFKA_CONF_DIR" "$REDIS_DIR" "$PROM_DATA"
+  rm -rf "$LOGS" "$PIDS" "$KAFKA_DATA" "$KAFKA_CONF_DIR" "$REDIS_DIR" "$PROM_DATA" \
+    "$RUN_DIR/worker-data" "$RUN_DIR/demo"
 }
 
 case "${1:-}" in

@@ -139,6 +139,25 @@ def score(
 
 
 @app.command()
+def demo(
+    parcels: Annotated[int, typer.Option("--parcels", min=100)] = 4000,
+    seed: Annotated[int, typer.Option("--seed")] = 1,
+) -> None:
+    """The whole pipeline on the sample county (needs the local stack: `make up`)."""
+    import os
+    from pathlib import Path
+
+    from lastmile.commands.demo import run_demo
+    from lastmile.settings import Settings
+
+    try:
+        code = run_demo(Settings(), Path(os.environ.get("RUN_DIR", "run")), parcels, seed)
+    except (OSError, TimeoutError) as exc:
+        fail(f"demo failed: {exc}", "is the stack up? `make up`; then `make demo` again")
+    raise typer.Exit(code)
+
+
+@app.command()
 def worker(
     loglevel: Annotated[str, typer.Option("--loglevel")] = "info",
 ) -> None:
