@@ -143,3 +143,21 @@ def test_signoff_codecs_round_trip(network):
     codec = SignoffsCodec()
     records = [(s, "990001101", False, "ZTO")]
     assert codec.loads(codec.dumps(records)) == records
+
+
+def test_expiry_index_drops_parcels_idle_longer_than_the_retention():
+    from lastmile.worker.expiry import ExpiryIndex
+
+    last = {"A": 100.0, "B": 200.0, "C": 300.0}
+    index = ExpiryIndex()
+    index.touch(0, [("A", 100.0), ("B", 200.0)])
+    index.touch(1, [("C", 300.0)])
+    index.touch(0, [("A", 100.0)])  # noted once
+    assert len(index) == 3
+    last["A"] = 260.0  # touched again since it was noted
+    assert index.expired(0, 250.0, last.get) == ["B"]
+    assert index.expired(0, 250.0, last.get) == []
+    assert index.expired(0, 1000.0, last.get) == ["A"]
+    del last["C"]  # already gone from the table
+    assert index.expired(1, 1000.0, last.get) == []
+    assert len(index) == 0

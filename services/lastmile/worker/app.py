@@ -48,6 +48,7 @@ from lastmile.worker.codec import (
 )
 from lastmile.worker.counting import count_batch
 from lastmile.worker.couriers import bulk_near, merge_signoffs
+from lastmile.worker.expiry import ExpiryIndex
 from lastmile.worker.projection import Projection
 from lastmile.worker.step import Source, apply_batch
 from lastmile.worker.violation_log import PUBLISHER_HEADER, SOURCE_HEADER, ViolationLog
@@ -104,6 +105,7 @@ class Worker:
     needs_catch_up: bool = False
     watermark: float = 0.0  # newest event time seen
     open_hops: dict[str, tuple[str, str, float]] = field(default_factory=dict)
+    expiry: ExpiryIndex = field(default_factory=ExpiryIndex)
 
 
 def make_app(settings: Settings) -> faust.App:
@@ -179,6 +181,18 @@ def create_worker(
         data = parcels.get(parcel_id)
         return None if data is None else decode_path(data)
 
+    def expire_parcels(partition: int, stored: dict[str, ParcelPath]) -> None:
+        """Drop parcels whose last event is older than the retention period (ADR 0001)."""
+        w.expiry.touch(partition, ((pid, p.last_ts) for pid, p in stored.items()))
+        horizon = w.watermark - config.retention_days * 86400
+
+        def last_ts_of(pid: str) -> float | None:
+            path = stored_path(pid)
+            return None if path is None else path.last_ts
+
+        for pid in w.expiry.expired(partition, horizon, last_ts_of):
+            del parcels[pid]
+
     async def publish(candidates: Iterable[Candidate]) -> None:
         """The idempotent gate: publish each violation violations.v1 does not hold yet."""
         now = datetime.now(UTC)
@@ -225,6 +239,7 @@ def create_worker(
                 outcome, to_store, signoffs = apply_batch(decoded, stored_path, network, config)
                 for pid, path in to_store.items():
                     parcels[pid] = encode_path(path)
+                expire_parcels(events[-1].message.partition, to_store)
                 for s, a, _ in signoffs:
                     village = a.dest.village
                     assert village is not None  # only inbound parcels' sign-offs are sent
