@@ -49,13 +49,18 @@ def ensure_worker(settings: Settings, run_dir: Path, timeout: float = 120) -> st
         logs, pids = run_dir / "logs", run_dir / "pids"
         logs.mkdir(parents=True, exist_ok=True)
         pids.mkdir(parents=True, exist_ok=True)
-        env = dict(os.environ, LASTMILE_DATA_DIR=os.environ.get(
-            "LASTMILE_DATA_DIR", str(run_dir / "worker-data")))
+        env = dict(
+            os.environ,
+            LASTMILE_DATA_DIR=os.environ.get("LASTMILE_DATA_DIR", str(run_dir / "worker-data")),
+        )
         with (logs / "worker.log").open("ab") as log:
             proc = subprocess.Popen(
                 [sys.executable, "-m", "lastmile.cli", "worker", "--loglevel", "warning"],
-                stdout=log, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL,
-                env=env, start_new_session=True,
+                stdout=log,
+                stderr=subprocess.STDOUT,
+                stdin=subprocess.DEVNULL,
+                env=env,
+                start_new_session=True,
             )
         (pids / "app-worker.pid").write_text(str(proc.pid))
     deadline = time.monotonic() + timeout
@@ -64,7 +69,9 @@ def ensure_worker(settings: Settings, run_dir: Path, timeout: float = 120) -> st
         if health is not None and health.get("ready"):
             return f"started (logs: {run_dir / 'logs' / 'worker.log'})"
         time.sleep(0.5)
-    raise TimeoutError(f"no ready worker on port {settings.web_port}; see {run_dir}/logs/worker.log")
+    raise TimeoutError(
+        f"no ready worker on port {settings.web_port}; see {run_dir}/logs/worker.log"
+    )
 
 
 def _scrape(port: int) -> dict[str, list[tuple[str, float]]]:
@@ -86,26 +93,39 @@ def run_demo(settings: Settings, run_dir: Path, parcels: int = 4000, seed: int =
     config = load_rule_config(settings.rules)
     day = date.today() - timedelta(days=1)
     console.rule("[bold]lastmile demo: 快递进村 delivery-quality monitor")
-    console.print(f"1/5 simulating {parcels} parcels of {network.county_name} on {day} (seed {seed})")
+    console.print(
+        f"1/5 simulating {parcels} parcels of {network.county_name} on {day} (seed {seed})"
+    )
     sim = run_simulate_command(settings.network, 1, parcels, seed, str(out), day.isoformat(), {})
     scans, complaints = out / "scans.jsonl", out / "complaints.jsonl"
     console.print("2/5 offline answer: lastmile detect on the same files")
-    offline = run_detect(network, config, str(scans), str(complaints), str(out / "detected.jsonl"),
-                         str(out / "dlq.jsonl"))
-    expected = {orjson.loads(x)["violation_id"]
-                for x in (out / "detected.jsonl").read_bytes().splitlines()}
+    offline = run_detect(
+        network,
+        config,
+        str(scans),
+        str(complaints),
+        str(out / "detected.jsonl"),
+        str(out / "dlq.jsonl"),
+    )
+    expected = {
+        orjson.loads(x)["violation_id"] for x in (out / "detected.jsonl").read_bytes().splitlines()
+    }
     console.print(f"3/5 worker on :{settings.web_port}: {ensure_worker(settings, run_dir)}")
     console.print(f"4/5 streaming to Kafka at {settings.kafka_bootstrap}")
     started = time.monotonic()
-    asyncio.run(publish(settings.kafka_bootstrap, str(scans), str(complaints), None,
-                        settings.topic_prefix))
+    asyncio.run(
+        publish(settings.kafka_bootstrap, str(scans), str(complaints), None, settings.topic_prefix)
+    )
     console.print("5/5 waiting for the worker's violations on violations.v1")
     streamed: dict[str, dict[str, Any]] = {}
     deadline = time.monotonic() + 180
     while time.monotonic() < deadline:
         recs = asyncio.run(read_topic(settings.kafka_bootstrap, settings.topic("violations.v1")))
-        streamed = {v["violation_id"]: v for v in (orjson.loads(r.value) for r in recs)
-                    if v["violation_id"] in expected}
+        streamed = {
+            v["violation_id"]: v
+            for v in (orjson.loads(r.value) for r in recs)
+            if v["violation_id"] in expected
+        }
         if len(streamed) >= len(expected):
             break
         time.sleep(1)
@@ -113,30 +133,56 @@ def run_demo(settings: Settings, run_dir: Path, parcels: int = 4000, seed: int =
     _summary(settings, offline, expected, streamed, sim, elapsed)
     review_dir = out / "review"
     subprocess.run(
-        [sys.executable, "-m", "lastmile.cli", "review", "--from", day.isoformat(), "--to",
-         (day + timedelta(days=3)).isoformat(), "--format", "html", "--format", "json",
-         "--out", str(review_dir)],
-        check=False, capture_output=True,
+        [
+            sys.executable,
+            "-m",
+            "lastmile.cli",
+            "review",
+            "--from",
+            day.isoformat(),
+            "--to",
+            (day + timedelta(days=3)).isoformat(),
+            "--format",
+            "html",
+            "--format",
+            "json",
+            "--out",
+            str(review_dir),
+        ],
+        check=False,
+        capture_output=True,
     )
     console.print("\n[bold]Where to look next[/]")
     console.print(f"  metrics      http://127.0.0.1:{settings.web_port}/metrics")
     prom = os.environ.get("LASTMILE_PROMETHEUS_PORT", "9090")
-    console.print(f"  Prometheus   http://127.0.0.1:{prom}  (rules and alerts from deploy/prometheus)")
+    console.print(
+        f"  Prometheus   http://127.0.0.1:{prom}  (rules and alerts from deploy/prometheus)"
+    )
     console.print(f"  review       {review_dir}/ (html, json; `lastmile review --help`)")
-    console.print("  API          lastmile keys issue --regulator; lastmile api  → http://127.0.0.1:"
-                  f"{settings.api_port}/openapi.json")
+    console.print(
+        "  API          lastmile keys issue --regulator; lastmile api  → http://127.0.0.1:"
+        f"{settings.api_port}/openapi.json"
+    )
     console.print(f"  files        {out}/ (scans, complaints, truth, detected, dlq)")
     console.print("  stop         make down   (wipe data: make clean)")
     return 0 if len(streamed) == len(expected) else 1
 
 
-def _summary(settings: Settings, offline: dict[str, Any], expected: set[str],
-             streamed: dict[str, dict[str, Any]], sim: dict[str, Any], elapsed: float) -> None:
+def _summary(
+    settings: Settings,
+    offline: dict[str, Any],
+    expected: set[str],
+    streamed: dict[str, dict[str, Any]],
+    sim: dict[str, Any],
+    elapsed: float,
+) -> None:
     inputs = offline["inputs"]
     events = inputs["scans"]["lines"] + inputs["complaints"]["lines"]
     invalid = inputs["scans"]["invalid"] + inputs["complaints"]["invalid"]
-    t = Table(title=f"streamed violations: {len(streamed)} (offline detect: {len(expected)})",
-              title_justify="left")
+    t = Table(
+        title=f"streamed violations: {len(streamed)} (offline detect: {len(expected)})",
+        title_justify="left",
+    )
     carriers = sorted({v["carrier"] for v in streamed.values()})
     t.add_column("type")
     for c in carriers:
@@ -163,5 +209,7 @@ def _summary(settings: Settings, offline: dict[str, Any], expected: set[str],
             f"towns at 100 %, lowest {min(coverage):.0%}"
         )
     if measured:
-        console.print(f"72-hour on-time rate (准时率): {within / measured:.1%} of {int(measured)} "
-                      "deliveries with a county-centre arrival")
+        console.print(
+            f"72-hour on-time rate (准时率): {within / measured:.1%} of {int(measured)} "
+            "deliveries with a county-centre arrival"
+        )

@@ -106,6 +106,8 @@ class Worker:
     watermark: float = 0.0  # newest event time seen
     open_hops: dict[str, tuple[str, str, float]] = field(default_factory=dict)
     expiry: ExpiryIndex = field(default_factory=ExpiryIndex)
+    outputs: dict[str, Any] = field(default_factory=dict)  # topic name → Faust topic we send to
+    agents: dict[str, Any] = field(default_factory=dict)
 
 
 def make_app(settings: Settings) -> faust.App:
@@ -164,8 +166,14 @@ def create_worker(
 
     inputs = raw_topic(topics.scans, topics.complaints)
     signoff_topic = raw_topic(topics.signoffs)
-    violation_topic = raw_topic(topics.violations)
-    dlq_topics = {t: raw_topic(topics.dlq(t)) for t in (topics.scans, topics.complaints)}
+    for name in (
+        topics.violations,
+        topics.signoffs,
+        topics.dlq(topics.scans),
+        topics.dlq(topics.complaints),
+    ):
+        w.outputs[name] = signoff_topic if name == topics.signoffs else raw_topic(name)
+    out = w.outputs  # looked up at send time, so tests can stand in for a topic
     # Values are our own bytes (codec.py), so every store (memory://, rocksdb://) and the
     # changelog hold the same thing; Faust derives json keys / raw values from the types.
     table_args: dict[str, Any] = {
@@ -200,7 +208,7 @@ def create_worker(
             if not w.log.claim(finding.violation_id):
                 continue
             v = to_violation(finding, dest, contract_carrier, config, now)
-            await violation_topic.send(
+            await out[topics.violations].send(
                 key=v["carrier"].encode(),
                 value=orjson.dumps(v),
                 headers=[(SOURCE_HEADER, source.encode()), (PUBLISHER_HEADER, worker_id.encode())],
@@ -208,7 +216,7 @@ def create_worker(
 
     async def dead_letter(topic: str, ev: Any, exc: InvalidMessage) -> None:
         msg = ev.message
-        await dlq_topics[topic].send(
+        await out[topics.dlq(topic)].send(
             key=msg.key,
             value=msg.value,
             headers=[
@@ -228,7 +236,7 @@ def create_worker(
     # A bug in processing stops the worker (for its supervisor to restart), never leaving
     # a live process that consumes nothing.
     @app.agent(inputs, name="parcels", supervisor_strategy=CrashingSupervisor)
-    async def process_parcels(stream: Any) -> None:
+    async def process_parcels(stream: Any) -> Any:
         async for batch in stream.take_events(settings.batch_size, within=settings.batch_within_s):
             await before_batch()
             for events in by_partition(batch):
@@ -243,7 +251,7 @@ def create_worker(
                 for s, a, _ in signoffs:
                     village = a.dest.village
                     assert village is not None  # only inbound parcels' sign-offs are sent
-                    await signoff_topic.send(
+                    await out[topics.signoffs].send(
                         key=s.courier_id.encode(),
                         value=encode_signoff(
                             s, village.town, village.remote, a.contract_carrier or s.carrier
@@ -255,9 +263,10 @@ def create_worker(
                 )
                 await w.projection.batch(outcome)
                 count_batch(w, outcome, events)
+            yield len(batch)  # one value per batch (what agent.test_context() waits for)
 
     @app.agent(signoff_topic, name="couriers", supervisor_strategy=CrashingSupervisor)
-    async def process_couriers(stream: Any) -> None:
+    async def process_couriers(stream: Any) -> Any:
         async for batch in stream.take_events(settings.batch_size, within=settings.batch_within_s):
             await before_batch()
             for events in by_partition(batch):
@@ -275,6 +284,9 @@ def create_worker(
                         dest = Destination(network.village(s.village), None, None, INBOUND)
                         found.append((finding, dest, contract_carrier, source))
                 await publish(found)
+            yield len(batch)
+
+    w.agents.update(parcels=process_parcels, couriers=process_couriers)
 
     @app.page("/metrics")
     async def metrics_page(web: Any, request: Any) -> Any:
@@ -331,11 +343,12 @@ def decode_events(
     dead: list[tuple[str, Any, InvalidMessage]] = []
     for ev in events:
         msg = ev.message
-        decode = decode_scan if msg.topic == topics.scans else decode_complaint
+        is_complaint = msg.topic == topics.complaints
+        decode = decode_complaint if is_complaint else decode_scan
         try:
             e: Event = decode(msg.value if msg.value is not None else b"")
         except InvalidMessage as exc:
-            dead.append((msg.topic, ev, exc))
+            dead.append((topics.complaints if is_complaint else topics.scans, ev, exc))
             continue
         decoded.append((e, (msg.topic, msg.partition)))
     return decoded, dead

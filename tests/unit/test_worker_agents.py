@@ -1,0 +1,125 @@
+"""The worker's Faust agents without a broker (agent.test_context()).
+
+Kafka outputs, the violation log and Redis are stood in for by fakes that record what the
+agents send, so these tests show the agents' own wiring: decode, dead-letter, fold, gate.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from dataclasses import dataclass, field
+from datetime import timedelta
+from typing import Any
+
+import orjson
+import pytest_asyncio
+
+from builders import T0, TINY_NETWORK
+from lastmile.domain.network import parse_network
+from lastmile.domain.rules import RuleConfig
+from lastmile.settings import Settings
+from lastmile.worker.app import create_worker
+
+
+@dataclass
+class FakeTopic:
+    sent: list[dict[str, Any]] = field(default_factory=list)
+
+    async def send(self, **kwargs: Any) -> None:
+        self.sent.append(kwargs)
+
+
+class FakeLog:
+    def __init__(self) -> None:
+        self.ids: set[str] = set()
+
+    def claim(self, vid: str) -> bool:
+        if vid in self.ids:
+            return False
+        self.ids.add(vid)
+        return True
+
+    def totals(self, publisher: str) -> list:
+        return []
+
+
+class FakeProjection:
+    def __init__(self) -> None:
+        self.batches = 0
+
+    async def batch(self, outcome: Any) -> None:
+        self.batches += 1
+
+
+def scan(eid: str, pid: str, type_: str, minutes: float, node: str, **extra: Any) -> bytes:
+    msg = {
+        "event_id": eid,
+        "parcel_id": pid,
+        "carrier": "ZTO",
+        "type": type_,
+        "occurred_at": (T0 + timedelta(minutes=minutes)).isoformat(),
+        "node_id": node,
+        **extra,
+    }
+    return orjson.dumps(msg)
+
+
+@pytest_asyncio.fixture
+async def worker() -> Any:
+    settings = Settings(
+        store="memory://",
+        app_id="agent-test",
+        kafka_bootstrap="127.0.0.1:1",
+        redis_url="redis://127.0.0.1:1/0",
+        web_port=16999,
+    )
+    w = create_worker(settings, parse_network(TINY_NETWORK), RuleConfig())
+    w.app.loop = asyncio.get_running_loop()
+    w.app.finalize()
+    w.app.flow_control.resume()
+    w.log = FakeLog()  # type: ignore[assignment]
+    w.projection = FakeProjection()  # type: ignore[assignment]
+    for name in list(w.outputs):
+        w.outputs[name] = FakeTopic()
+    w.ready.set()
+    return w
+
+
+async def test_parcels_agent_folds_dead_letters_and_publishes_each_violation_once(worker):
+    t = worker.topics
+    async with worker.agents["parcels"].test_context() as agent:
+        for raw in (
+            scan("E1", "P1", "arrived", 0, "C-1", destination={"village": "990001101001"}),
+            scan(
+                "E2", "P1", "delivered", 600, "T-E", signoff={"method": "station"}, courier_id="K-1"
+            ),
+            b"{not json",
+            scan(
+                "E2", "P1", "delivered", 600, "T-E", signoff={"method": "station"}, courier_id="K-1"
+            ),
+        ):
+            await agent.put(raw, key=b"P1")
+    violations = [orjson.loads(m["value"]) for m in worker.outputs[t.violations].sent]
+    assert [(v["rule"], v["carrier"]) for v in violations] == [("left_at_town_or_county", "ZTO")]
+    (dead,) = worker.outputs[t.dlq(t.scans)].sent
+    assert dead["value"] == b"{not json"
+    assert dict(dead["headers"])["lastmile-reason"] == b"invalid_json"
+    signoffs = worker.outputs[t.signoffs].sent
+    assert {m["key"] for m in signoffs} == {b"K-1"}
+    assert worker.projection.batches >= 1
+
+
+async def test_couriers_agent_flags_a_burst_over_three_villages_once_per_parcel(worker):
+    from lastmile.domain.bulk import Signoff
+    from lastmile.worker.codec import encode_signoff
+
+    villages = ["990001101001", "990001101002", "990001101003"]
+    async with worker.agents["couriers"].test_context() as agent:
+        for i in [*range(10), 3]:  # the fourth sign-off arrives twice
+            at = T0 + timedelta(seconds=5 * i)
+            s = Signoff(at.timestamp(), f"S{i}", "K-7", f"B{i}", villages[i % 3], "YTO", at)
+            await agent.put(encode_signoff(s, "990001101", False, "YTO"), key=b"K-7")
+    violations = [orjson.loads(m["value"]) for m in worker.outputs[worker.topics.violations].sent]
+    assert sorted(v["parcel_id"] for v in violations) == sorted(f"B{i}" for i in range(10))
+    assert {v["rule"] for v in violations} == {"bulk_signoff"}
+    assert all(v["detail"]["burst_size"] >= 10 for v in violations)
