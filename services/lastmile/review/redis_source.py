@@ -23,7 +23,6 @@ from lastmile.review.period import Period
 
 REDIS_LIMITS = (
     "dwell at each tier and parcels stuck > 48 h: not in the Redis read models (replay the log)",
-    "parcels and complaints per carrier: the Redis rollups key them by town only",
     "coverage and brand fusion: Redis keeps only the newest time per village / carrier, so a "
     "village whose newest delivery is after the window is counted as undetermined",
 )
@@ -44,8 +43,9 @@ def _parse_roll(out: Collected, roll: dict[Any, Any]) -> None:
             out.violations[(parts[1], parts[2], parts[3], parts[4])] += n
         elif kind == "d" and len(parts) == 4:
             out.deliveries[(parts[1], parts[2], parts[3] == "true")] += n
-        elif kind == "c" and len(parts) == 3:
-            out.complaints[(parts[1], None, parts[2])] += n
+        elif kind == "c" and len(parts) == 4:
+            carrier = None if parts[2] == "unknown" else parts[2]
+            out.complaints[(parts[1], carrier, parts[3])] += n
 
 
 async def collect_redis(
@@ -71,7 +71,8 @@ async def collect_redis(
             pid = _s(raw_pid)
             if pid not in seen:  # a parcel first seen twice (a late earlier scan) counts once
                 seen.add(pid)
-                out.parcels[(_s(raw_town), None)] += 1
+                town, _, carrier = _s(raw_town).partition("|")
+                out.parcels[(town, carrier or None)] += 1
 
     towns = [*network.towns, UNKNOWN]
     start, end = period.start_ts, period.end_ts

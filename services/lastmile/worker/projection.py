@@ -6,9 +6,10 @@ Keys (prefix ``lm`` by default; docs/read-models.md describes them):
   {p}:vi:parcel:{parcel}      set   the parcel's violation ids
   {p}:vs                      stream of new violations (id, carrier): SSE feeds resume from it
   {p}:roll:{day}              hash  daily rollups (China date): v|town|carrier|type|rule,
-                                    d|town|carrier|remote (deliveries), c|town|category
+                                    d|town|carrier|remote (deliveries),
+                                    c|town|contract carrier|category (complaints)
   {p}:e2e:{day}               hash  parcel -> "town|carrier|hours" (end-to-end per delivery)
-  {p}:parcels:{day}           hash  parcel -> town (parcels first seen that day)
+  {p}:parcels:{day}           hash  parcel -> "town|contract carrier" (first seen that day)
   {p}:parcel:{parcel}         string timeline JSON (expires after the retention period)
   {p}:reached:{town}          zset  village -> newest delivery time (coverage 通达率)
   {p}:brands:{town}           zset  carrier -> newest scan time at the town centre (fusion)
@@ -121,7 +122,9 @@ class Projection:
                 first = a.path.scans[0] if a.path.scans else None
                 if first is not None:
                     town = a.dest.village.town if a.dest.village else "unknown"
-                    pipe.hsetnx(f"{self.p}:parcels:{china_day(first.ts)}", pid, town)
+                    pipe.hsetnx(
+                        f"{self.p}:parcels:{china_day(first.ts)}", pid, f"{town}|{first.carrier}"
+                    )
             village = a.dest.village
             town = village.town if village else "unknown"
             for s in u.new_scans:
@@ -135,9 +138,10 @@ class Projection:
                         pipe.zadd(f"{self.p}:reached:{vt}", {node.village: s.ts}, gt=True)
                     elif s.node_id is None and village is not None:
                         pipe.zadd(f"{self.p}:reached:{village.town}", {village.code: s.ts}, gt=True)
+            cc = a.contract_carrier or "unknown"
             for c in u.new_complaints:
                 await self._complaint(
-                    args=[self.p, c.complaint_id, china_day(c.ts), f"c|{town}|{c.category}"],  # type: ignore[union-attr]
+                    args=[self.p, c.complaint_id, china_day(c.ts), f"c|{town}|{cc}|{c.category}"],
                     client=pipe,
                 )
             d = u.first_delivery
