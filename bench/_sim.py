@@ -6,6 +6,7 @@ import os
 import platform
 import sys
 import time
+from datetime import date
 from pathlib import Path
 
 REPO = Path(__file__).resolve().parents[1]
@@ -13,16 +14,23 @@ CACHE = REPO / ".cache" / "bench"  # /.cache/ is gitignored
 NETWORK = REPO / "services" / "lastmile" / "data" / "yiyuan.network.json"
 
 
-def simulated(days: int, parcels_per_day: int, seed: int) -> Path:
+def simulated(days: int, parcels_per_day: int, seed: int, start: date | None = None) -> Path:
     """Directory holding scans.jsonl / complaints.jsonl of the simulation (made once)."""
     from lastmile.domain.network import load_network
     from lastmile.simulator import simulate, write_simulation
 
-    out = CACHE / f"sim-yiyuan-d{days}-p{parcels_per_day}-s{seed}"
+    name = f"sim-yiyuan-d{days}-p{parcels_per_day}-s{seed}"
+    out = CACHE / (name if start is None else f"{name}-{start.isoformat()}")
     if (out / "truth_summary.json").is_file():
         return out
     t0 = time.perf_counter()
-    sim = simulate(load_network(NETWORK), days=days, parcels_per_day=parcels_per_day, seed=seed)
+    sim = simulate(
+        load_network(NETWORK),
+        days=days,
+        parcels_per_day=parcels_per_day,
+        seed=seed,
+        start=start,
+    )
     tmp = out.with_name(out.name + ".tmp")
     write_simulation(sim, tmp)
     tmp.rename(out)  # a half-written directory is never taken for a cached one
@@ -49,7 +57,9 @@ def machine() -> str:
                 break
     except OSError:
         pass
+    load = ", ".join(f"{x:.2f}" for x in os.getloadavg())
     return (
         f"nproc {os.cpu_count()}, CPU {model}, Python {platform.python_version()} "
-        f"({sys.implementation.name}), {platform.system()} {platform.release()}"
+        f"({sys.implementation.name}), {platform.system()} {platform.release()}; "
+        f"load average now {load} (a shared machine: compare ratios, not absolutes)"
     )
