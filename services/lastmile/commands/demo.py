@@ -196,7 +196,7 @@ def _summary(
     metrics = _scrape(settings.web_port)
     coverage = [v for _, v in metrics.get("lastmile_village_coverage_ratio", [])]
     within = sum(v for _, v in metrics.get("lastmile_delivered_within_72h_total", []))
-    measured = sum(v for _, v in metrics.get("lastmile_end_to_end_hours_count", []))
+    measured = sum(v for _, v in metrics.get("lastmile_end_to_end_seconds_count", []))
     agree = "[green]agrees[/]" if set(streamed) == expected else "[red]DIFFERS[/]"
     console.print(
         f"events {events} (invalid {invalid}, dead-lettered on scans.v1.dlq/complaints.v1.dlq) "

@@ -291,6 +291,7 @@ def create_worker(
     @app.page("/metrics")
     async def metrics_page(web: Any, request: Any) -> Any:
         gauges.refresh_stuck(w)
+        await gauges.refresh_coverage(w)  # one pipelined Redis round trip: fresh at every scrape
         return web.bytes(generate_latest(w.metrics.registry), content_type=METRICS_CONTENT_TYPE)
 
     @app.page("/healthz")
