@@ -203,3 +203,45 @@ def test_a_late_complaint_is_judged_against_everything_known(scenario, traffic, 
         time.sleep(1)
     assert target in found
     assert "12305-LATE-1" in found[target]["evidence"]
+
+
+def test_a_late_return_scan_still_cancels_movement_after_signoff(scenario, tmp_path):
+    """The return reaches the broker after the movement it excuses: the hold waits for it."""
+    net = orjson.loads(NETWORK.read_bytes())
+    village = net["villages"][0]
+    point = village["points"][0]
+    county = next(n["id"] for n in net["nodes"] if n["tier"] == "county")
+    t0 = datetime.fromisoformat("2026-11-02T08:00:00+08:00")
+
+    def line(eid, pid, type_, minutes, node, **extra):
+        at = (t0 + timedelta(minutes=minutes)).isoformat()
+        msg = {
+            "event_id": eid,
+            "parcel_id": pid,
+            "carrier": "YTO",
+            "type": type_,
+            "occurred_at": at,
+            "node_id": node,
+            **extra,
+        }
+        return orjson.dumps(msg) + b"\n"
+
+    def journey(pid):
+        return [
+            line(f"{pid}-1", pid, "arrived", 0, county, destination={"village": village["code"]}),
+            line(f"{pid}-2", pid, "delivered", 600, point, signoff={"method": "recipient"}),
+            line(f"{pid}-3", pid, "departed", 640, point),  # moved 40 min after the sign-off
+        ]
+
+    first, late = tmp_path / "first.jsonl", tmp_path / "late.jsonl"
+    first.write_bytes(b"".join(journey("RET-1") + journey("MOV-1")))
+    late.write_bytes(line("RET-1-r", "RET-1", "returned", 620, point))  # refused, then moved
+    scenario.start_worker()
+    scenario.publish(first)
+    time.sleep(2)
+    scenario.publish(late)
+    moved = violation_id("MOV-1", "false_signoff", "movement_after_signoff")
+    found = scenario.wait_for("violations.v1", 1, timeout=90, settle=scenario.hold_s + 3)
+    ids = {orjson.loads(r.value)["violation_id"] for r in found}
+    assert moved in ids
+    assert violation_id("RET-1", "false_signoff", "movement_after_signoff") not in ids

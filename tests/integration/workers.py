@@ -38,6 +38,7 @@ class Scenario:
     redis_url: str
     tmp: Path
     store: str = "memory://"
+    hold_s: float = 5.0
     name: str = field(default_factory=lambda: f"t{uuid.uuid4().hex[:10]}")
     procs: list[subprocess.Popen] = field(default_factory=list)
 
@@ -57,6 +58,7 @@ class Scenario:
             LASTMILE_APP_ID=self.name,
             LASTMILE_TOPIC_PREFIX=self.prefix,
             LASTMILE_REDIS_PREFIX=self.name,
+            LASTMILE_HOLD_S=str(self.hold_s),
         )
         return env
 

@@ -33,6 +33,9 @@ class FakeLog:
     def __init__(self) -> None:
         self.ids: set[str] = set()
 
+    def seen(self, vid: str) -> bool:
+        return vid in self.ids
+
     def claim(self, vid: str) -> bool:
         if vid in self.ids:
             return False

@@ -30,6 +30,7 @@ from prometheus_client import generate_latest
 from redis.asyncio import Redis
 
 from lastmile.contract.decode import InvalidMessage, decode_complaint, decode_scan
+from lastmile.domain.engine import analyse_parcel
 from lastmile.domain.events import Event
 from lastmile.domain.facts import INBOUND, Destination
 from lastmile.domain.findings import Finding, to_violation
@@ -49,6 +50,7 @@ from lastmile.worker.codec import (
 from lastmile.worker.counting import count_batch
 from lastmile.worker.couriers import bulk_near, merge_signoffs
 from lastmile.worker.expiry import ExpiryIndex
+from lastmile.worker.holds import Holds, is_held
 from lastmile.worker.projection import Projection
 from lastmile.worker.step import Source, apply_batch
 from lastmile.worker.violation_log import PUBLISHER_HEADER, SOURCE_HEADER, ViolationLog
@@ -152,7 +154,9 @@ def create_worker(
         ViolationLog(settings.kafka_bootstrap, topics.violations, projection.violations),
     )
     worker_id = settings.worker_id
-    w.metrics.watch_violations(lambda: w.log.totals(worker_id))
+    # nothing until the log is read: a partial count would look like a counter reset
+    w.metrics.watch_violations(lambda: w.log.totals(worker_id) if w.ready.is_set() else [])
+    holds = Holds(redis, f"{settings.redis_prefix}:holds:{settings.app_id}", settings.hold_s)
 
     def raw_topic(*names: str) -> faust.TopicT:
         return app.topic(
@@ -257,10 +261,19 @@ def create_worker(
                             s, village.town, village.remote, a.contract_carrier or s.carrier
                         ),
                     )
-                await publish(
-                    (f, a.dest, a.contract_carrier or f.carrier, f"{src[0]}:{src[1]}")
-                    for f, a, src in outcome.findings()
-                )
+                now, held = datetime.now(UTC).timestamp(), set()
+                ready: list[Candidate] = []
+                for f, a, src in outcome.findings():
+                    if w.log.seen(f.violation_id):
+                        continue
+                    if is_held(f):
+                        held.add((src[1], f.parcel_id))
+                    else:
+                        ready.append(
+                            (f, a.dest, a.contract_carrier or f.carrier, f"{src[0]}:{src[1]}")
+                        )
+                await publish(ready)
+                await holds.hold(held, now)
                 await w.projection.batch(outcome)
                 count_batch(w, outcome, events)
             yield len(batch)  # one value per batch (what agent.test_context() waits for)
@@ -320,6 +333,28 @@ def create_worker(
         await w.log.catch_up()
         w.ready.set()
         log.info("violation log caught up: %d violations already published", len(w.log.ids))
+
+    @app.timer(interval=1.0)
+    async def release_holds() -> None:
+        """Publish held findings whose hold is over, judged on the parcel's state now."""
+        if not w.ready.is_set():
+            return
+        owned = {tp.partition for tp in app.assignor.assigned_actives() if tp.topic == topics.scans}
+        due = [(p, pid) for p, pid in await holds.due(datetime.now(UTC).timestamp()) if p in owned]
+        ready: list[Candidate] = []
+        for partition, pid in due:
+            path = stored_path(pid)
+            if path is None:
+                continue
+            a = analyse_parcel(path, network, config)
+            source = f"{topics.scans}:{partition}"
+            ready.extend(
+                (f, a.dest, a.contract_carrier or f.carrier, source)
+                for f in a.findings
+                if is_held(f)
+            )
+        await publish(ready)
+        await holds.release(due)
 
     @app.timer(interval=10.0)
     async def refresh_gauges() -> None:
