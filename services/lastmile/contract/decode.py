@@ -9,7 +9,7 @@ human detail.
 
 from __future__ import annotations
 
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import orjson
 
@@ -20,6 +20,9 @@ from lastmile.contract.models import (
     SIGNOFF_METHODS,
 )
 from lastmile.contract.rfc3339 import TimeFormatError, parse_rfc3339
+
+if TYPE_CHECKING:
+    from datetime import datetime
 from lastmile.domain.events import ComplaintEvent, ScanEvent
 
 REASONS = (
@@ -106,8 +109,149 @@ def _load(raw: bytes | str) -> dict[str, Any]:
 _INF = float("inf")
 
 
+_TIMES: dict[str, tuple[datetime, float]] = {}  # time text → (datetime, epoch seconds)
+
+
+def _parse_time_cached(text: str) -> tuple[datetime, float] | None:
+    """A valid RFC 3339 time (cached: events often share a second), else None."""
+    hit = _TIMES.get(text)
+    if hit is not None:
+        return hit
+    try:
+        when = parse_rfc3339(text)
+    except TimeFormatError:
+        return None
+    if len(_TIMES) > 200_000:
+        _TIMES.clear()
+    hit = _TIMES[text] = (when, when.timestamp())
+    return hit
+
+
+def _opt_text(value: Any, max_len: int) -> bool:
+    return value is None or (type(value) is str and 0 < len(value) <= max_len)
+
+
+def _num_in(value: Any, lo: float, hi: float) -> bool:
+    t = type(value)
+    return (t is float or t is int) and lo <= value <= hi
+
+
+def _fast_scan(obj: dict[str, Any]) -> ScanEvent | None:
+    """The happy path: a fully valid scan in one pass, or None to take the careful path.
+
+    Accepts exactly what ``_careful_scan`` accepts (tests feed both the same corpus); when
+    anything looks off it gives up, and the careful path finds the precise reason.
+    """
+    g = obj.get
+    event_id, parcel_id, carrier, stype, at = (
+        g("event_id"),
+        g("parcel_id"),
+        g("carrier"),
+        g("type"),
+        g("occurred_at"),
+    )
+    if not (
+        type(event_id) is str
+        and 0 < len(event_id) <= 64
+        and type(parcel_id) is str
+        and 0 < len(parcel_id) <= 40
+        and type(carrier) is str
+        and 0 < len(carrier) <= 16
+        and type(stype) is str
+        and stype in _SCAN_TYPES
+        and type(at) is str
+    ):
+        return None
+    parsed = _parse_time_cached(at)
+    node_id, courier_id = g("node_id"), g("courier_id")
+    if parsed is None or not (_opt_text(node_id, 128) and _opt_text(courier_id, 128)):
+        return None
+    lat = lon = dlat = dlon = village = None
+    has_village = False
+    loc = g("location")
+    if loc is not None:
+        if type(loc) is not dict:
+            return None
+        lat, lon, acc = loc.get("lat"), loc.get("lon"), loc.get("accuracy_m")
+        if not (_num_in(lat, -90, 90) and _num_in(lon, -180, 180)):
+            return None
+        if acc is not None and not _num_in(acc, 0, _INF):
+            return None
+        lat, lon = float(lat), float(lon)  # type: ignore[arg-type]
+    dest = g("destination")
+    if dest is not None:
+        if type(dest) is not dict:
+            return None
+        if "village" in dest:
+            has_village = True
+            village = dest["village"]
+            if not _opt_text(village, 128):
+                return None
+        dlat, dlon = dest.get("lat"), dest.get("lon")
+        if (dlat is not None and not _num_in(dlat, -90, 90)) or (
+            dlon is not None and not _num_in(dlon, -180, 180)
+        ):
+            return None
+        if dlat is None or dlon is None:
+            dlat = dlon = None  # half an address point is no address point
+        else:
+            dlat, dlon = float(dlat), float(dlon)
+    to_carrier = signoff = fee_amount = fee_reason = None
+    if stype == "delivered" or g("signoff") is not None:
+        sign = g("signoff")
+        if type(sign) is not dict:
+            return None
+        signoff = sign.get("method")
+        if type(signoff) is not str or signoff not in _SIGNOFF:
+            return None
+    if stype == "fee_charged" or g("fee") is not None:
+        fee = g("fee")
+        if type(fee) is not dict:
+            return None
+        fee_amount, fee_reason = fee.get("amount"), fee.get("reason")
+        if not _num_in(fee_amount, 0, _INF) or type(fee_reason) is not str:
+            return None
+        if fee_reason not in _FEE_REASONS:
+            return None
+        fee_amount = float(fee_amount)  # type: ignore[arg-type]
+    if stype == "handover" or g("handover") is not None:
+        hand = g("handover")
+        if type(hand) is not dict:
+            return None
+        to_carrier = hand.get("to_carrier")
+        if type(to_carrier) is not str or not 0 < len(to_carrier) <= 16:
+            return None
+    when, ts = parsed
+    return ScanEvent(
+        event_id,
+        parcel_id,
+        carrier,
+        stype,
+        when,
+        ts,
+        node_id,
+        courier_id,
+        lat,
+        lon,
+        has_village,
+        village,
+        dlat,
+        dlon,
+        to_carrier,
+        signoff,
+        fee_amount,
+        fee_reason,
+    )
+
+
 def scan_from_obj(obj: dict[str, Any]) -> ScanEvent:
     """Validate one decoded scan.v1 object and build its event record."""
+    fast = _fast_scan(obj)
+    return fast if fast is not None else _careful_scan(obj)
+
+
+def _careful_scan(obj: dict[str, Any]) -> ScanEvent:
+    """Validate field by field; raise InvalidMessage naming the first problem."""
     event_id = _text(obj, "event_id", 64, True)
     parcel_id = _text(obj, "parcel_id", 40, True)
     carrier = _text(obj, "carrier", 16, True)

@@ -15,7 +15,7 @@ from lastmile.contract.models import MOVEMENT_TYPES
 from lastmile.domain.events import ComplaintEvent, ScanEvent
 from lastmile.domain.facts import Destination
 from lastmile.domain.findings import Finding
-from lastmile.domain.geo import haversine_m
+from lastmile.domain.geo import approx_m, haversine_m
 from lastmile.domain.network import Network, Village
 from lastmile.domain.path import ParcelPath
 from lastmile.domain.rules import RuleConfig
@@ -177,6 +177,7 @@ def impossible_travel(ctx: ParcelContext) -> Finding | None:
     """false_signoff/impossible_travel: sign-off > 3 km and > 120 km/h from an earlier scan."""
     min_m = ctx.config.impossible_travel_min_m
     max_kmh = ctx.config.impossible_travel_kmh
+    max_mps = max_kmh / 3.6
     located = [s for s in ctx.path.scans if s.lat is not None and s.lon is not None]
     for d in ctx.delivered:
         if d.lat is None or d.lon is None:
@@ -184,6 +185,10 @@ def impossible_travel(ctx: ParcelContext) -> Finding | None:
         for e in located:
             if e.ts >= d.ts:
                 break
+            # rule the pair out cheaply when even 2 % more distance would be near or slow
+            quick = approx_m(e.lat, e.lon, d.lat, d.lon) * 1.02  # type: ignore[arg-type]
+            if quick <= min_m or quick <= max_mps * (d.ts - e.ts):
+                continue
             dist = haversine_m(e.lat, e.lon, d.lat, d.lon)  # type: ignore[arg-type]
             if dist <= min_m:
                 continue

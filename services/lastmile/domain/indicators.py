@@ -84,18 +84,20 @@ def compute_indicators(
     stuck_s = config.stuck_hours * HOUR
     on_time_h = config.on_time_hours
 
+    centre_town = {t.center_node: code for code, t in network.towns.items()}
+    point_village = {pid: (v.code, v.town) for v in network.villages.values() for pid in v.points}
     for a in analyses:
         parcels += 1
         complaints.update(c.category for c in a.path.complaints)
         for s in a.path.scans:
-            if s.ts > window_start and s.ts <= now:
-                town = network.town_of_center(s.node_id)
+            if window_start < s.ts <= now:
+                town = centre_town.get(s.node_id)  # type: ignore[arg-type]
                 if town is not None:
                     brands[town].add(s.carrier)
                 if s.type == "delivered":
-                    node = network.node(s.node_id)
-                    if node is not None and node.tier == "village" and node.village:
-                        reached[network.villages[node.village].town].add(node.village)
+                    at_point = point_village.get(s.node_id)  # type: ignore[arg-type]
+                    if at_point is not None:
+                        reached[at_point[1]].add(at_point[0])
                     elif s.node_id is None and a.inbound and a.dest.village is not None:
                         reached[a.dest.village.town].add(a.dest.village.code)
         hop_list = hops(a.path, network)
