@@ -45,25 +45,30 @@ def read_events(
     """Decode every line of one input into the detection; returns the newest event time."""
     newest = float("-inf")
     add = detection.add
+    line_no = pending = 0
     with open_in(path) as (stream, size), progress_bar(f"reading {source}", size, True) as bar:
         for line_no, line in enumerate(stream, start=1):
-            bar.advance(len(line))
-            raw = strip_eol(line)
-            stats.lines += 1
-            if not raw.strip():
+            pending += len(line)
+            if not line_no & 4095:
+                bar.advance(pending)
+                pending = 0
+            if line.isspace():
                 stats.blank += 1
                 continue
             try:
-                event = decode(raw)
+                event = decode(line)  # JSON allows the trailing newline
             except InvalidMessage as exc:
                 stats.invalid[exc.reason] += 1
                 if dlq is not None:
+                    raw = strip_eol(line)
                     dlq.write(dead_letter(source, line_no, raw, exc.reason, exc.detail))
                 continue
-            stats.valid += 1
             add(event)
             if event.ts > newest:
                 newest = event.ts
+        bar.advance(pending)
+    stats.lines += line_no
+    stats.valid += line_no - stats.blank - sum(stats.invalid.values())
     return newest
 
 
