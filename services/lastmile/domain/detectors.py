@@ -249,6 +249,31 @@ PARCEL_DETECTORS: tuple[Callable[[ParcelContext], Finding | None], ...] = (
 )
 
 
+# The same rules grouped by what they need, so a parcel skips the rules it cannot break.
+_NEED_SIGNOFF = (
+    left_at_town_or_county,
+    wrong_village_point,
+    far_from_address,
+    movement_after_signoff,
+    impossible_travel,
+)
+_NEED_COMPLAINT = (wrong_address_complaint, false_signoff_complaint, extra_fee_complaint)
+assert set(PARCEL_DETECTORS) == {*_NEED_SIGNOFF, *_NEED_COMPLAINT, fee_charged}
+
+
 def detect_parcel(ctx: ParcelContext) -> list[Finding]:
     """Every per-parcel rule's finding for one inbound parcel."""
-    return [f for f in (detector(ctx) for detector in PARCEL_DETECTORS) if f is not None]
+    found: list[Finding] = []
+    groups: list[tuple[Callable[[ParcelContext], Finding | None], ...]] = []
+    if ctx.delivered:
+        groups.append(_NEED_SIGNOFF)
+    if ctx.path.complaints:
+        groups.append(_NEED_COMPLAINT)
+    if any(s.type == "fee_charged" for s in ctx.path.scans):
+        groups.append((fee_charged,))
+    for group in groups:
+        for detector in group:
+            f = detector(ctx)
+            if f is not None:
+                found.append(f)
+    return found
