@@ -430,10 +430,14 @@ def main() -> int:
         f"{dt:.1f} s ({sum(sent.values()) / dt:,.0f} msg/s); topics hold {total:,}"
     )
 
-    print("(a) raw aiokafka getmany, fresh consumer group, beginning → end offsets")
-    n_raw, t_raw = asyncio.run(raw_consume(bootstrap, sorted(inputs), f"{run}-raw", total))
-    raw_rate = n_raw / t_raw
-    print(f"  raw     {n_raw:,} messages in {t_raw:.2f} s: {raw_rate:>10,.0f} msg/s")
+    print("(a) raw aiokafka getmany, fresh consumer group, beginning → end offsets, best of 3")
+    raw_rate = 0.0
+    for i in range(3):  # short runs: take the best of three fresh groups
+        n_raw, t_raw = asyncio.run(raw_consume(bootstrap, sorted(inputs), f"{run}-raw{i}", total))
+        raw_rate = max(raw_rate, n_raw / t_raw)
+        print(
+            f"  raw run {i + 1}: {n_raw:,} messages in {t_raw:.2f} s: {n_raw / t_raw:>10,.0f} msg/s"
+        )
 
     port = free_port()
     env = dict(os.environ)
