@@ -30,7 +30,6 @@ import math
 import re
 import shutil
 import subprocess
-import sys
 import time
 from collections import Counter
 from dataclasses import dataclass
@@ -41,11 +40,11 @@ import orjson
 import pytest
 import yaml
 from prometheus_server import JOB, PrometheusServer, repo_rule_files
-from workers import NETWORK, REPO, Scenario, free_port, split_lines
+from workers import REPO, Scenario, free_port, simulated_traffic, split_lines
 
 DASHBOARDS = REPO / "deploy" / "grafana" / "dashboards"
 METRICS_DOC = REPO / "docs" / "metrics.md"
-SEED = "23"
+SEED = 23
 
 # Queries a regulator reads first; each must return at least one series after one worker
 # has processed a simulated day (expression -> what it shows).
@@ -98,10 +97,6 @@ class Run:
         return self.scenario.metrics(self.port)
 
 
-def cli(*args: str) -> None:
-    subprocess.run([sys.executable, "-m", "lastmile.cli", *args], check=True, capture_output=True)
-
-
 def jsonl(path: Path) -> list[dict[str, Any]]:
     return [orjson.loads(x) for x in path.read_bytes().splitlines() if x.strip()]
 
@@ -112,34 +107,7 @@ def nonblank_lines(path: Path) -> int:
 
 @pytest.fixture(scope="module")
 def traffic(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    out = tmp_path_factory.mktemp("traffic")
-    cli(
-        "simulate",
-        "--network",
-        str(NETWORK),
-        "--days",
-        "1",
-        "--parcels-per-day",
-        "1500",
-        "--seed",
-        SEED,
-        "--out",
-        str(out),
-    )
-    cli(
-        "detect",
-        "--network",
-        str(NETWORK),
-        "--scans",
-        str(out / "scans.jsonl"),
-        "--complaints",
-        str(out / "complaints.jsonl"),
-        "--out",
-        str(out / "detected.jsonl"),
-        "--dlq",
-        str(out / "dlq.jsonl"),
-    )
-    return out
+    return simulated_traffic(tmp_path_factory.mktemp("traffic"), seed=SEED)
 
 
 @pytest.fixture(scope="module")

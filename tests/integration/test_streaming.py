@@ -7,64 +7,22 @@ by .ci/run, on simulated Yiyuan traffic with injected violations of every rule.
 from __future__ import annotations
 
 import signal
-import subprocess
-import sys
 import time
 from datetime import datetime, timedelta
 from pathlib import Path
 
 import orjson
 import pytest
-from workers import NETWORK, Scenario, split_lines
+from workers import NETWORK, Scenario, simulated_traffic, split_lines
 
+from lastmile.contract.decode import REASONS
 from lastmile.domain.findings import violation_id
 
 
 @pytest.fixture(scope="module")
 def traffic(tmp_path_factory) -> Path:
     """A simulated day (seeded), and detect's answer on it."""
-    out = tmp_path_factory.mktemp("traffic")
-    subprocess.run(
-        [
-            sys.executable,
-            "-m",
-            "lastmile.cli",
-            "simulate",
-            "--network",
-            str(NETWORK),
-            "--days",
-            "1",
-            "--parcels-per-day",
-            "1500",
-            "--seed",
-            "11",
-            "--out",
-            str(out),
-        ],
-        check=True,
-        capture_output=True,
-    )
-    subprocess.run(
-        [
-            sys.executable,
-            "-m",
-            "lastmile.cli",
-            "detect",
-            "--network",
-            str(NETWORK),
-            "--scans",
-            str(out / "scans.jsonl"),
-            "--complaints",
-            str(out / "complaints.jsonl"),
-            "--out",
-            str(out / "detected.jsonl"),
-            "--dlq",
-            str(out / "dlq.jsonl"),
-        ],
-        check=True,
-        capture_output=True,
-    )
-    return out
+    return simulated_traffic(tmp_path_factory.mktemp("traffic"), seed=11)
 
 
 def ids(path: Path) -> set[str]:
@@ -100,17 +58,7 @@ def test_streamed_violations_equal_detect_and_invalid_lines_are_dead_lettered(sc
     dead = scenario.wait_for("scans.v1.dlq", dlq_count(traffic / "dlq.jsonl", "scans"), settle=0)
     assert len(dead) == dlq_count(traffic / "dlq.jsonl", "scans")
     reasons = {dict(r.headers)["lastmile-reason"].decode() for r in dead}
-    assert reasons <= {
-        "invalid_json",
-        "not_an_object",
-        "missing_field",
-        "wrong_type",
-        "bad_length",
-        "bad_enum",
-        "bad_time",
-        "out_of_range",
-        "missing_block",
-    }
+    assert reasons <= set(REASONS)
     raw_lines = set((traffic / "scans.jsonl").read_bytes().splitlines())
     assert all(r.value in raw_lines for r in dead), "dead letters keep the original bytes"
     # the metric counts each violation once, by type

@@ -145,3 +145,40 @@ def split_lines(src: Path, dst_a: Path, dst_b: Path) -> None:
     half = len(lines) // 2
     dst_a.write_bytes(b"".join(lines[:half]))
     dst_b.write_bytes(b"".join(lines[half:]))
+
+
+def simulated_traffic(out: Path, seed: int, parcels: int = 1500) -> Path:
+    """A simulated Yiyuan day in `out`, with `lastmile detect`'s answer (detected.jsonl, dlq.jsonl)."""
+
+    def cli(*args: str) -> None:
+        subprocess.run(
+            [sys.executable, "-m", "lastmile.cli", *args], check=True, capture_output=True
+        )
+
+    cli(
+        "simulate",
+        "--network",
+        str(NETWORK),
+        "--days",
+        "1",
+        "--parcels-per-day",
+        str(parcels),
+        "--seed",
+        str(seed),
+        "--out",
+        str(out),
+    )
+    cli(
+        "detect",
+        "--network",
+        str(NETWORK),
+        "--scans",
+        str(out / "scans.jsonl"),
+        "--complaints",
+        str(out / "complaints.jsonl"),
+        "--out",
+        str(out / "detected.jsonl"),
+        "--dlq",
+        str(out / "dlq.jsonl"),
+    )
+    return out
