@@ -1,0 +1,102 @@
+"""The ceiling Faust itself sets here: a no-op agent (take_events, like the worker's).
+
+    LASTMILE_KAFKA_BOOTSTRAP=127.0.0.1:9092 .venv/bin/python bench/bench_faust_noop.py
+
+Produces ``--messages`` scan lines of the cached simulated county (bench/_sim.py) to a fresh
+topic with aiokafka, then runs a Faust app whose agent only counts events in batches
+exactly as ``lastmile worker`` receives them, and prints events/s from first to last
+batch. Compare with bench_worker.py's worker figure: the gap is our own processing.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import os
+import subprocess
+import sys
+import uuid
+from pathlib import Path
+
+CHILD = r"""
+import os, sys, time, faust
+topic, n, bootstrap = sys.argv[1], int(sys.argv[2]), sys.argv[3]
+app = faust.App("noop-" + topic, broker="kafka://" + bootstrap, store="memory://",
+                web_enabled=False, consumer_auto_offset_reset="earliest",
+                key_serializer="raw", value_serializer="raw")
+t = app.topic(topic, key_type=bytes, value_type=bytes, key_serializer="raw", value_serializer="raw")
+state = {"n": 0, "t0": None, "batches": 0}
+
+@app.agent(t)
+async def noop(stream):
+    async for batch in stream.take_events(2000, within=0.05):
+        if state["t0"] is None:
+            state["t0"] = time.monotonic()
+        state["n"] += len(batch)
+        state["batches"] += 1
+        if state["n"] >= n:
+            dt = time.monotonic() - state["t0"]
+            print(f"RESULT {state['n']} {dt:.3f} {state['batches']}", flush=True)
+            os._exit(0)
+        yield len(batch)
+
+sys.argv = [sys.argv[0], "worker", "-l", "warn"]
+app.main()
+"""
+
+
+async def produce(bootstrap: str, topic: str, lines: list[bytes], partitions: int) -> None:
+    from aiokafka import AIOKafkaProducer
+    from aiokafka.admin import AIOKafkaAdminClient, NewTopic
+
+    admin = AIOKafkaAdminClient(bootstrap_servers=bootstrap)
+    await admin.start()
+    try:
+        await admin.create_topics([NewTopic(topic, partitions, 1)])
+    finally:
+        await admin.close()
+    producer = AIOKafkaProducer(bootstrap_servers=bootstrap, linger_ms=5)
+    await producer.start()
+    try:
+        for i, raw in enumerate(lines):
+            await producer.send(topic, raw, key=str(i % 997).encode())
+        await producer.flush()
+    finally:
+        await producer.stop()
+
+
+def main() -> int:
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawTextHelpFormatter)
+    ap.add_argument("--messages", type=int, default=100_000)
+    ap.add_argument("--partitions", type=int, default=4)
+    args = ap.parse_args()
+    bootstrap = os.environ.get("LASTMILE_KAFKA_BOOTSTRAP", "127.0.0.1:9092")
+    sys.path.insert(0, str(Path(__file__).parent))
+    from _sim import simulated  # the benchmarks' shared simulation cache
+
+    sim_dir = simulated(days=1, parcels_per_day=20_000, seed=1)
+    lines = (sim_dir / "scans.jsonl").read_bytes().splitlines()[: args.messages]
+    topic = f"noop-{uuid.uuid4().hex[:8]}"
+    asyncio.run(produce(bootstrap, topic, lines, args.partitions))
+    proc = subprocess.run(
+        [sys.executable, "-c", CHILD, topic, str(len(lines)), bootstrap],
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
+    # Faust routes the child's stdout through its logger: find the line wherever it went
+    output = proc.stdout + proc.stderr
+    found = [x[x.index("RESULT") :].split() for x in output.splitlines() if "RESULT" in x]
+    if not found:
+        print(output[-2000:], file=sys.stderr)
+        return 1
+    _, n, dt, batches = found[0][:4]
+    print(
+        f"faust no-op agent (take_events 2000 / 50 ms): {int(n):,} events in {float(dt):.2f} s "
+        f"= {int(n) / float(dt):,.0f} events/s, {int(n) / int(batches):.0f} events per batch"
+    )
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
