@@ -36,7 +36,7 @@ class Settings:
     batch_within_s: float = field(default_factory=lambda: float(_env("BATCH_WITHIN_S", "0.05")))
     redis_prefix: str = field(default_factory=lambda: _env("REDIS_PREFIX", "lm"))
     worker_id: str = field(default_factory=lambda: os.environ.get("LASTMILE_WORKER_ID", ""))
-    hold_s: float = field(default_factory=lambda: float(_env("HOLD_S", "15")))
+    hold_s: float = field(default_factory=lambda: float(_env("HOLD_S", "5")))
 
     def __post_init__(self) -> None:
         if not self.worker_id:  # stable across restarts of the same worker slot
@@ -66,7 +66,7 @@ SETTINGS_DOC = {
     "LASTMILE_BATCH_SIZE": ("2000", "max events per processing batch"),
     "LASTMILE_BATCH_WITHIN_S": ("0.05", "max wait to fill a batch, seconds"),
     "LASTMILE_REDIS_PREFIX": ("lm", "prefix of every Redis key"),
-    "LASTMILE_HOLD_S": ("15", "seconds a late-sensitive finding waits before it is published"),
+    "LASTMILE_HOLD_S": ("5", "seconds a late-sensitive finding waits before it is published"),
     "LASTMILE_WORKER_ID": (
         "<hostname>:<web port>",
         "stable worker id (metrics count what it published)",
