@@ -99,21 +99,32 @@ class ViolationLog:
             await self._consumer.stop()
 
     async def _run(self) -> None:
-        assert self._consumer is not None
         while True:
-            batches = await self._consumer.getmany(timeout_ms=200, max_records=5000)
-            fresh: list[dict] = []
-            for records in batches.values():
-                for rec in records:
-                    self._absorb(rec.value, rec.headers, fresh)
-            for tp in self._consumer.assignment():
-                self._positions[tp] = await self._consumer.position(tp)
-            if fresh and self._projector is not None:
-                try:
-                    await self._projector(fresh)
-                except Exception:  # Redis down: the projection catches up on restart
-                    log.exception("projecting %d violations to Redis failed", len(fresh))
-            self._progress.set()
+            try:
+                await self._poll()
+            except asyncio.CancelledError:
+                raise
+            except Exception:  # the mirror must outlive a broker hiccup: retry
+                log.exception("reading %s failed; retrying in 1 s", self.topic)
+                await asyncio.sleep(1.0)
+
+    async def _poll(self) -> None:
+        assert self._consumer is not None
+        batches = await self._consumer.getmany(timeout_ms=200, max_records=5000)
+        fresh: list[dict] = []
+        for records in batches.values():
+            for rec in records:
+                self._absorb(rec.value, rec.headers, fresh)
+        for tp in self._consumer.assignment():
+            self._positions[tp] = await self._consumer.position(tp)
+        while fresh and self._projector is not None:
+            try:  # every violation reaches Redis: wait for it rather than skip
+                await self._projector(fresh)
+                break
+            except Exception:
+                log.exception("projecting %d violations to Redis failed; retrying", len(fresh))
+                await asyncio.sleep(1.0)
+        self._progress.set()
 
     def _absorb(
         self, value: bytes | None, headers: Iterable[tuple[str, bytes]], fresh: list[dict]
