@@ -132,6 +132,10 @@ def make_app(settings: Settings) -> faust.App:
         stream_buffer_maxsize=16384,
         table_cleanup_interval=3600.0,
         consumer_auto_offset_reset="earliest",
+        # a worker killed with SIGKILL holds its partitions until its session expires:
+        # keep that short so a restarted (or surviving) worker takes over within seconds
+        broker_session_timeout=15.0,
+        broker_heartbeat_interval=3.0,
     )
 
 
