@@ -182,7 +182,7 @@ def test_a_late_return_scan_still_cancels_movement_after_signoff(scenario, tmp_p
         ]
 
     first, late = tmp_path / "first.jsonl", tmp_path / "late.jsonl"
-    first.write_bytes(b"".join(journey("RET-1") + journey("MOV-1")))
+    first.write_bytes(b"".join([*journey("RET-1"), b"\n", *journey("MOV-1")]))  # and a blank line
     late.write_bytes(line("RET-1-r", "RET-1", "returned", 620, point))  # refused, then moved
     scenario.start_worker()
     scenario.publish(first)
@@ -193,3 +193,5 @@ def test_a_late_return_scan_still_cancels_movement_after_signoff(scenario, tmp_p
     ids = {orjson.loads(r.value)["violation_id"] for r in found}
     assert moved in ids
     assert violation_id("RET-1", "false_signoff", "movement_after_signoff") not in ids
+    (dead,) = scenario.records("scans.v1.dlq")  # the blank line, like detect's DLQ file
+    assert dead.value == b"" and dict(dead.headers)["lastmile-reason"] == b"invalid_json"

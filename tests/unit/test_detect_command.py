@@ -85,12 +85,13 @@ def test_detect_writes_each_violation_once_and_each_invalid_line_to_the_dlq(tmp_
     assert [(d["source"], d["line"], d["reason"]) for d in dead] == [
         ("scans", 4, "invalid_json"),
         ("scans", 5, "missing_block"),
+        ("scans", 6, "invalid_json"),  # an empty line is not a message either
         ("scans", 7, "bad_time"),
         ("complaints", 2, "bad_enum"),
     ]
     assert dead[0]["raw"] == "this is not json"
     s = json.loads(summary.read_text())
-    assert s["inputs"]["scans"]["invalid"] == 3 and s["inputs"]["scans"]["valid"] == 5
+    assert s["inputs"]["scans"]["invalid"] == 4 and s["inputs"]["scans"]["valid"] == 5
     assert s["violations_by_type"] == {"extra_fee": 1, "false_signoff": 1, "wrong_address": 1}
 
 

@@ -29,7 +29,6 @@ from lastmile.io.jsonl import dead_letter, open_in, open_out, strip_eol
 @dataclass
 class InputStats:
     lines: int = 0
-    blank: int = 0
     valid: int = 0
     invalid: Counter[str] = field(default_factory=Counter)
 
@@ -52,9 +51,6 @@ def read_events(
             if not line_no & 4095:
                 bar.advance(pending)
                 pending = 0
-            if line.isspace():
-                stats.blank += 1
-                continue
             try:
                 event = decode(line)  # JSON allows the trailing newline
             except InvalidMessage as exc:
@@ -68,7 +64,7 @@ def read_events(
                 newest = event.ts
         bar.advance(pending)
     stats.lines += line_no
-    stats.valid += line_no - stats.blank - sum(stats.invalid.values())
+    stats.valid += line_no - sum(stats.invalid.values())
     return newest
 
 
@@ -128,7 +124,6 @@ def _run_detect(
         "inputs": {
             k: {
                 "lines": s.lines,
-                "blank": s.blank,
                 "valid": s.valid,
                 "invalid": sum(s.invalid.values()),
                 "invalid_by_reason": dict(sorted(s.invalid.items())),

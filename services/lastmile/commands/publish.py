@@ -14,7 +14,6 @@ import orjson
 from aiokafka import AIOKafkaProducer
 
 from lastmile.commands.progress import progress_bar
-from lastmile.io.jsonl import strip_eol
 
 
 def key_of(raw: bytes) -> bytes | None:
@@ -29,9 +28,14 @@ def key_of(raw: bytes) -> bytes | None:
 async def publish_file(
     producer: AIOKafkaProducer, path: str, topic: str, rate: float | None
 ) -> int:
-    """Send every non-blank line of a file to a topic; returns the number sent."""
-    lines = [strip_eol(x) for x in Path(path).read_bytes().splitlines()]
-    lines = [x for x in lines if x.strip()]
+    """Send every line of a file to a topic (blank ones too: the worker dead-letters them).
+
+    Lines end at b"\n" exactly as ``detect`` reads them, so both see the same lines.
+    """
+    lines = Path(path).read_bytes().split(b"\n")
+    if lines and not lines[-1]:
+        lines.pop()  # the file's final newline ends the last line; it does not start one
+    lines = [x[:-1] if x.endswith(b"\r") else x for x in lines]
     start = time.monotonic()
     sent = 0
     with progress_bar(f"publishing {Path(path).name} → {topic}", len(lines)) as bar:
