@@ -14,7 +14,7 @@ from typing import Any
 
 from lastmile.domain.bulk import Signoff, bulk_findings
 from lastmile.domain.detectors import ParcelContext, detect_parcel
-from lastmile.domain.events import ComplaintEvent, Event, ScanEvent
+from lastmile.domain.events import Event
 from lastmile.domain.facts import INBOUND, Destination, contract_carrier, destination_of
 from lastmile.domain.findings import Finding, to_violation
 from lastmile.domain.network import Network
@@ -115,11 +115,4 @@ def detect_events(
     return d.violations(detected_at)
 
 
-__all__ = [
-    "ComplaintEvent",
-    "Detection",
-    "ParcelAnalysis",
-    "ScanEvent",
-    "analyse_parcel",
-    "detect_events",
-]
+__all__ = ["Detection", "ParcelAnalysis", "analyse_parcel", "detect_events"]

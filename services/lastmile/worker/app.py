@@ -16,7 +16,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import weakref
-from collections import Counter, defaultdict
+from collections import defaultdict
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
@@ -394,4 +394,4 @@ def decode_events(
     return decoded, dead
 
 
-__all__ = ["Counter", "Topics", "Worker", "create_worker"]
+__all__ = ["Topics", "Worker", "create_worker"]
