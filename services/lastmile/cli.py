@@ -162,13 +162,17 @@ def worker(
     loglevel: Annotated[str, typer.Option("--loglevel")] = "info",
 ) -> None:
     """Run one streaming worker (settings from LASTMILE_* environment variables)."""
-    from lastmile.commands.worker import run_worker
+    from lastmile.commands.worker import WorkerFailed, run_worker
     from lastmile.io.files import ConfigError, NetworkError
     from lastmile.settings import Settings
 
     settings = Settings()
     try:
         run_worker(settings, loglevel)
+    except WorkerFailed as exc:
+        fail(str(exc), "see the log above for where it happened; the worker may be restarted", 1)
+    except ValueError as exc:  # a setting the worker refuses (e.g. LASTMILE_FAULTS)
+        fail(str(exc), "fix the LASTMILE_* variable it names")
     except NetworkError as exc:
         fail(str(exc), "set LASTMILE_NETWORK to a valid network.v1 file")
     except ConfigError as exc:

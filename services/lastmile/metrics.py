@@ -93,6 +93,8 @@ class Metrics:
     consumer_lag: Gauge
     events_processed: Counter
     last_event_timestamp: Gauge
+    redis_up: Gauge
+    redis_errors: Counter
 
     @classmethod
     def create(cls, registry: CollectorRegistry | None = None) -> Metrics:
@@ -198,6 +200,17 @@ class Metrics:
             last_event_timestamp=Gauge(
                 "lastmile_last_event_timestamp_seconds",
                 "Event time of the newest event processed.",
+                registry=r,
+            ),
+            redis_up=Gauge(
+                "lastmile_redis_up",
+                "1 when the worker's last Redis call answered, 0 while Redis is unreachable.",
+                registry=r,
+            ),
+            redis_errors=Counter(
+                "lastmile_redis_errors",
+                "Redis calls that failed (and were retried or skipped), by operation.",
+                ("operation",),
                 registry=r,
             ),
         )

@@ -37,6 +37,7 @@ class Settings:
     redis_prefix: str = field(default_factory=lambda: _env("REDIS_PREFIX", "lm"))
     worker_id: str = field(default_factory=lambda: os.environ.get("LASTMILE_WORKER_ID", ""))
     hold_s: float = field(default_factory=lambda: float(_env("HOLD_S", "5")))
+    faults: str = field(default_factory=lambda: _env("FAULTS", ""))
 
     def __post_init__(self) -> None:
         if not self.worker_id:  # stable across restarts of the same worker slot
@@ -67,6 +68,10 @@ SETTINGS_DOC = {
     "LASTMILE_BATCH_WITHIN_S": ("0.05", "max wait to fill a batch, seconds"),
     "LASTMILE_REDIS_PREFIX": ("lm", "prefix of every Redis key"),
     "LASTMILE_HOLD_S": ("5", "seconds a late-sensitive finding waits before it is published"),
+    "LASTMILE_FAULTS": (
+        "(none)",
+        "testing only: crash points the worker exits at (worker/faults.py)",
+    ),
     "LASTMILE_WORKER_ID": (
         "<hostname>:<web port>",
         "stable worker id (metrics count what it published)",

@@ -62,12 +62,14 @@ class Scenario:
         )
         return env
 
-    def start_worker(self, web_port: int | None = None) -> tuple[subprocess.Popen, int]:
+    def start_worker(
+        self, web_port: int | None = None, **extra_env: str
+    ) -> tuple[subprocess.Popen, int]:
         port = web_port or free_port()
         log = open(self.tmp / f"worker-{port}-{len(self.procs)}.log", "wb")  # noqa: SIM115
         proc = subprocess.Popen(
             [sys.executable, "-m", "lastmile.cli", "worker", "--loglevel", "warning"],
-            env=self.env(port),
+            env={**self.env(port), **extra_env},
             stdout=log,
             stderr=subprocess.STDOUT,
             cwd=REPO,

@@ -25,4 +25,17 @@ def run_worker(settings: Settings, loglevel: str = "info") -> None:
     if created:
         logging.getLogger("lastmile.worker").info("created topics: %s", ", ".join(created))
     worker = faust.Worker(w.app, loglevel=loglevel, quiet=True)
-    worker.execute_from_commandline()
+    try:
+        worker.execute_from_commandline()
+    except (SystemExit, KeyboardInterrupt):
+        if w.fatal is None:
+            raise
+    except BaseException:  # mode re-raises the (last) crash: ours is the first one, below
+        if w.fatal is None:
+            raise
+    if w.fatal is not None:
+        raise WorkerFailed(f"the worker stopped after an error: {w.fatal!r}") from None
+
+
+class WorkerFailed(RuntimeError):
+    """The worker stopped after a fatal error (logged with its traceback when it happened)."""

@@ -20,6 +20,7 @@ from collections import defaultdict
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
+from functools import partial
 from typing import Any
 
 import faust
@@ -50,6 +51,8 @@ from lastmile.worker.codec import (
 from lastmile.worker.counting import count_batch
 from lastmile.worker.couriers import bulk_near, merge_signoffs
 from lastmile.worker.expiry import ExpiryIndex
+from lastmile.worker.faults import Faults
+from lastmile.worker.health import REDIS_ERRORS, RedisHealth, until_ok
 from lastmile.worker.holds import Holds, is_held
 from lastmile.worker.projection import Projection
 from lastmile.worker.step import Source, apply_batch
@@ -103,6 +106,8 @@ class Worker:
     redis: Redis
     projection: Projection
     log: ViolationLog
+    health: RedisHealth
+    faults: Faults
     ready: asyncio.Event = field(default_factory=asyncio.Event)
     needs_catch_up: bool = False
     watermark: float = 0.0  # newest event time seen
@@ -110,6 +115,7 @@ class Worker:
     expiry: ExpiryIndex = field(default_factory=ExpiryIndex)
     outputs: dict[str, Any] = field(default_factory=dict)  # topic name → Faust topic we send to
     agents: dict[str, Any] = field(default_factory=dict)
+    fatal: BaseException | None = None  # the first error that stops the worker
 
 
 def make_app(settings: Settings) -> faust.App:
@@ -143,19 +149,28 @@ def create_worker(
     settings: Settings, network: Network, config: RuleConfig, metrics: Metrics | None = None
 ) -> Worker:
     app = make_app(settings)
-    redis = Redis.from_url(settings.redis_url)
+    # timeouts: a frozen Redis must fail a call (and be retried), never hang the worker
+    redis = Redis.from_url(settings.redis_url, socket_timeout=5.0, socket_connect_timeout=3.0)
     projection = Projection(redis, network, settings.redis_prefix, config.retention_days)
     topics = Topics.of(settings)
+    metrics = metrics or Metrics.create()
+    health = RedisHealth(metrics.redis_up, metrics.redis_errors)
+
+    async def project_violations(items: list[dict]) -> None:
+        await until_ok("project_violations", partial(projection.violations, items), health)
+
     w = Worker(
         settings,
         network,
         config,
-        metrics or Metrics.create(),
+        metrics,
         topics,
         app,
         redis,
         projection,
-        ViolationLog(settings.kafka_bootstrap, topics.violations, projection.violations),
+        ViolationLog(settings.kafka_bootstrap, topics.violations, project_violations),
+        health,
+        Faults(settings.faults),
     )
     worker_id = settings.worker_id
     # nothing until the log is read: a partial count would look like a counter reset
@@ -209,18 +224,25 @@ def create_worker(
         for pid in w.expiry.expired(partition, horizon, last_ts_of):
             del parcels[pid]
 
-    async def publish(candidates: Iterable[Candidate]) -> None:
-        """The idempotent gate: publish each violation violations.v1 does not hold yet."""
+    async def publish(candidates: Iterable[Candidate]) -> list[tuple[str, Any]]:
+        """The idempotent gate: publish each violation violations.v1 does not hold yet.
+
+        Returns (violation id, what ``send`` returned) for each violation handed to the
+        producer; outside an agent that is a future resolved when the broker acknowledges.
+        """
         now = datetime.now(UTC)
+        sent: list[tuple[str, Any]] = []
         for finding, dest, contract_carrier, source in candidates:
             if not w.log.claim(finding.violation_id):
                 continue
             v = to_violation(finding, dest, contract_carrier, config, now)
-            await out[topics.violations].send(
+            ack = await out[topics.violations].send(
                 key=v["carrier"].encode(),
                 value=orjson.dumps(v),
                 headers=[(SOURCE_HEADER, source.encode()), (PUBLISHER_HEADER, worker_id.encode())],
             )
+            sent.append((finding.violation_id, ack))
+        return sent
 
     async def dead_letter(topic: str, ev: Any, exc: InvalidMessage) -> None:
         msg = ev.message
@@ -241,67 +263,96 @@ def create_worker(
             w.needs_catch_up = False
             await w.log.catch_up()
 
-    # A bug in processing stops the worker (for its supervisor to restart), never leaving
-    # a live process that consumes nothing.
+    async def run_batches(batches: Any, handle: Any) -> Any:
+        """Handle a stream's batches; yields one value per batch (for agent.test_context()).
+
+        The first error is remembered as the worker's fatal one and stops the worker (for
+        its supervisor to restart), never leaving a live process that consumes nothing. The
+        other agent, cancelled while the app goes down after it, ends quietly instead of
+        reporting a second crash.
+        """
+        it = batches.__aiter__()
+        while True:
+            try:
+                batch = await it.__anext__()
+            except StopAsyncIteration:
+                return
+            except asyncio.CancelledError:
+                if w.fatal is not None:
+                    return
+                raise
+            try:
+                await handle(batch)
+            except Exception as exc:
+                w.fatal = w.fatal or exc
+                raise
+            yield len(batch)
+
+    async def on_parcels(batch: Any) -> None:
+        await before_batch()
+        for events in by_partition(batch):
+            _current_event.set(weakref.ref(events[-1]))  # table writes: this partition
+            decoded, dead = decode_events(events, topics)
+            w.faults.hit("agent-error")
+            for topic, ev, exc in dead:
+                await dead_letter(topic, ev, exc)
+            outcome, to_store, signoffs = apply_batch(decoded, stored_path, network, config)
+            for pid, path in to_store.items():
+                parcels[pid] = encode_path(path)
+            expire_parcels(events[-1].message.partition, to_store)
+            for s, a, _ in signoffs:
+                village = a.dest.village
+                assert village is not None  # only inbound parcels' sign-offs are sent
+                await out[topics.signoffs].send(
+                    key=s.courier_id.encode(),
+                    value=encode_signoff(
+                        s, village.town, village.remote, a.contract_carrier or s.carrier
+                    ),
+                )
+            now, held = datetime.now(UTC).timestamp(), set()
+            ready: list[Candidate] = []
+            for f, a, src in outcome.findings():
+                if w.log.seen(f.violation_id):
+                    continue
+                if is_held(f):
+                    held.add((src[1], f.parcel_id))
+                else:
+                    ready.append((f, a.dest, a.contract_carrier or f.carrier, f"{src[0]}:{src[1]}"))
+            await publish(ready)
+            # Redis down: wait here (consumption pauses) and go on when it answers
+            await until_ok("hold", partial(holds.hold, held, now), health)
+            await until_ok("project", partial(w.projection.batch, outcome), health)
+            count_batch(w, outcome, events)
+
+    async def on_couriers(batch: Any) -> None:
+        await before_batch()
+        for events in by_partition(batch):
+            _current_event.set(weakref.ref(events[-1]))
+            source = f"{topics.signoffs}:{events[-1].message.partition}"
+            incoming: dict[str, list[Any]] = defaultdict(list)
+            for ev in events:
+                incoming[ev.message.key.decode()].append(decode_signoff(ev.message.value))
+            found: list[Candidate] = []
+            for courier, new in incoming.items():
+                old = couriers.get(courier)
+                records = merge_signoffs(SIGNOFFS_CODEC.loads(old) if old else [], new, config)
+                couriers[courier] = SIGNOFFS_CODEC.dumps(records)
+                for finding, (s, _, _, contract_carrier) in bulk_near(records, new, config):
+                    dest = Destination(network.village(s.village), None, None, INBOUND)
+                    found.append((finding, dest, contract_carrier, source))
+            await publish(found)
+
     @app.agent(inputs, name="parcels", supervisor_strategy=CrashingSupervisor)
     async def process_parcels(stream: Any) -> Any:
-        async for batch in stream.take_events(settings.batch_size, within=settings.batch_within_s):
-            await before_batch()
-            for events in by_partition(batch):
-                _current_event.set(weakref.ref(events[-1]))  # table writes: this partition
-                decoded, dead = decode_events(events, topics)
-                for topic, ev, exc in dead:
-                    await dead_letter(topic, ev, exc)
-                outcome, to_store, signoffs = apply_batch(decoded, stored_path, network, config)
-                for pid, path in to_store.items():
-                    parcels[pid] = encode_path(path)
-                expire_parcels(events[-1].message.partition, to_store)
-                for s, a, _ in signoffs:
-                    village = a.dest.village
-                    assert village is not None  # only inbound parcels' sign-offs are sent
-                    await out[topics.signoffs].send(
-                        key=s.courier_id.encode(),
-                        value=encode_signoff(
-                            s, village.town, village.remote, a.contract_carrier or s.carrier
-                        ),
-                    )
-                now, held = datetime.now(UTC).timestamp(), set()
-                ready: list[Candidate] = []
-                for f, a, src in outcome.findings():
-                    if w.log.seen(f.violation_id):
-                        continue
-                    if is_held(f):
-                        held.add((src[1], f.parcel_id))
-                    else:
-                        ready.append(
-                            (f, a.dest, a.contract_carrier or f.carrier, f"{src[0]}:{src[1]}")
-                        )
-                await publish(ready)
-                await holds.hold(held, now)
-                await w.projection.batch(outcome)
-                count_batch(w, outcome, events)
-            yield len(batch)  # one value per batch (what agent.test_context() waits for)
+        batches = stream.take_events(settings.batch_size, within=settings.batch_within_s)
+        async for n in run_batches(batches, on_parcels):
+            yield n
 
     @app.agent(signoff_topic, name="couriers", supervisor_strategy=CrashingSupervisor)
     async def process_couriers(stream: Any) -> Any:
-        async for batch in stream.take_events(settings.batch_size, within=settings.batch_within_s):
-            await before_batch()
-            for events in by_partition(batch):
-                _current_event.set(weakref.ref(events[-1]))
-                source = f"{topics.signoffs}:{events[-1].message.partition}"
-                incoming: dict[str, list[Any]] = defaultdict(list)
-                for ev in events:
-                    incoming[ev.message.key.decode()].append(decode_signoff(ev.message.value))
-                found: list[Candidate] = []
-                for courier, new in incoming.items():
-                    old = couriers.get(courier)
-                    records = merge_signoffs(SIGNOFFS_CODEC.loads(old) if old else [], new, config)
-                    couriers[courier] = SIGNOFFS_CODEC.dumps(records)
-                    for finding, (s, _, _, contract_carrier) in bulk_near(records, new, config):
-                        dest = Destination(network.village(s.village), None, None, INBOUND)
-                        found.append((finding, dest, contract_carrier, source))
-                await publish(found)
-            yield len(batch)
+        batches = stream.take_events(settings.batch_size, within=settings.batch_within_s)
+        async for n in run_batches(batches, on_couriers):
+            yield n
 
     w.agents.update(parcels=process_parcels, couriers=process_couriers)
 
@@ -313,18 +364,27 @@ def create_worker(
 
     @app.page("/healthz")
     async def healthz(web: Any, request: Any) -> Any:
+        """200 when healthy; 503 while Redis is unreachable (the worker waits for it)."""
         return web.json(
             {
                 "ready": w.ready.is_set(),
+                "healthy": health.reachable,
+                "redis": health.as_dict(),
                 "violations_known": len(w.log.ids),
                 "watermark": w.watermark,
-            }
+            },
+            status=200 if health.reachable else 503,
         )
 
     async def on_assigned(sender: Any, *args: Any, **kwargs: Any) -> None:
         w.needs_catch_up = True
 
     async def on_shutdown(sender: Any, *args: Any, **kwargs: Any) -> None:
+        """Flush what the producer holds while it still runs, then close our own clients."""
+        try:
+            await app.producer.flush()
+        except Exception as exc:  # shutting down after a crash: keep going, say why
+            log.warning("could not flush the producer at shutdown: %s", exc)
         await w.log.stop()
         await w.redis.aclose()
 
@@ -340,11 +400,22 @@ def create_worker(
 
     @app.timer(interval=1.0)
     async def release_holds() -> None:
-        """Publish held findings whose hold is over, judged on the parcel's state now."""
+        """Publish held findings whose hold is over, judged on the parcel's state now.
+
+        Order of effects (ADR 0001): publish, wait for the broker's acknowledgement, and
+        only then remove the holds. A crash in between leaves the holds, so the next owner
+        releases them again and the gate keeps the violation single.
+        """
         if not w.ready.is_set():
             return
         owned = {tp.partition for tp in app.assignor.assigned_actives() if tp.topic == topics.scans}
-        due = [(p, pid) for p, pid in await holds.due(datetime.now(UTC).timestamp()) if p in owned]
+        try:
+            pending = await holds.due(datetime.now(UTC).timestamp())
+        except REDIS_ERRORS as exc:  # Redis down: try again at the next tick
+            health.failed("release_holds", exc)
+            return
+        health.ok()
+        due = [(p, pid) for p, pid in pending if p in owned]
         ready: list[Candidate] = []
         for partition, pid in due:
             path = stored_path(pid)
@@ -357,11 +428,24 @@ def create_worker(
                 for f in a.findings
                 if is_held(f)
             )
-        await publish(ready)
-        await holds.release(due)
+        sent = await publish(ready)
+        w.faults.hit("hold-published")
+        try:
+            await asyncio.gather(*(ack for _, ack in sent))
+        except Exception as exc:  # not acknowledged: keep the holds, retry at the next tick
+            for vid, _ in sent:
+                w.log.unclaim(vid)
+            log.warning("held violations not acknowledged (%s); holds kept for a retry", exc)
+            return
+        try:
+            await holds.release(due)
+        except REDIS_ERRORS as exc:  # released again later; the gate keeps them single
+            health.failed("release_holds", exc)
+            return
+        w.faults.hit("hold-released")
 
     @app.timer(interval=10.0)
-    async def refresh_gauges() -> None:
+    async def refresh_gauges() -> None:  # never raises: Redis trouble is logged and counted
         await gauges.refresh_coverage(w)
         gauges.refresh_consumer_lag(w, [topics.scans, topics.complaints])
 

@@ -7,6 +7,8 @@ import time
 from collections import Counter
 from typing import TYPE_CHECKING, Any
 
+from lastmile.worker.health import REDIS_ERRORS
+
 if TYPE_CHECKING:
     from lastmile.worker.app import Worker
     from lastmile.worker.step import ParcelUpdate
@@ -65,9 +67,10 @@ async def refresh_coverage(w: Worker) -> None:
             pipe.zcount(f"{p}:reached:{code}", since, now)
             pipe.zcount(f"{p}:brands:{code}", since, now)
         counts = await pipe.execute()
-    except Exception:
-        log.exception("coverage refresh from Redis failed")
+    except REDIS_ERRORS as exc:  # the gauges keep their last values; health says why
+        w.health.failed("refresh_coverage", exc)
         return
+    w.health.ok()
     m = w.metrics
     for i, code in enumerate(codes):
         reached, brands = counts[2 * i], counts[2 * i + 1]

@@ -66,6 +66,11 @@ class ViolationLog:
         self.ids.add(violation_id)
         return True
 
+    def unclaim(self, violation_id: str) -> None:
+        """Forget a claim whose publication failed (unless the log itself shows it)."""
+        if violation_id not in self._counted:
+            self.ids.discard(violation_id)
+
     # -- mirror ------------------------------------------------------------------------
     async def start(self) -> None:
         self._consumer = AIOKafkaConsumer(
