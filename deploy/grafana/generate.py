@@ -866,6 +866,19 @@ def pipeline_health() -> Board:
         decimals=0,
     )
     b.panel(
+        "timeseries",
+        "Redis 可达 / Redis reachable from each worker (1 = yes)",
+        [
+            (f"min by (instance) (lastmile_redis_up{{{sel_i}}})", "{{instance}}"),
+            (
+                f"sum by (instance, operation) "
+                f"(rate(lastmile_redis_errors_total{{{sel_i}}}{RI}))",
+                "{{instance}} errors/s {{operation}}",
+            ),
+        ],
+        decimals=2,
+    )
+    b.panel(
         "table",
         "告警 / Firing alerts",
         [('ALERTS{alertstate="firing", alertname=~"Lastmile.*"}', "")],

@@ -38,6 +38,7 @@ class Settings:
     worker_id: str = field(default_factory=lambda: os.environ.get("LASTMILE_WORKER_ID", ""))
     hold_s: float = field(default_factory=lambda: float(_env("HOLD_S", "5")))
     faults: str = field(default_factory=lambda: _env("FAULTS", ""))
+    state_cache: int = field(default_factory=lambda: int(_env("STATE_CACHE", "200000")))
 
     def __post_init__(self) -> None:
         if not self.worker_id:  # stable across restarts of the same worker slot
@@ -68,6 +69,10 @@ SETTINGS_DOC = {
     "LASTMILE_BATCH_WITHIN_S": ("0.05", "max wait to fill a batch, seconds"),
     "LASTMILE_REDIS_PREFIX": ("lm", "prefix of every Redis key"),
     "LASTMILE_HOLD_S": ("5", "seconds a late-sensitive finding waits before it is published"),
+    "LASTMILE_STATE_CACHE": (
+        "200000",
+        "decoded parcel paths the worker keeps in memory in front of its table store",
+    ),
     "LASTMILE_FAULTS": (
         "(none)",
         "testing only: crash points the worker exits at (worker/faults.py)",

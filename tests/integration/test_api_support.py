@@ -14,7 +14,6 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
 
-import orjson
 import pytest
 from aiohttp.test_utils import TestClient, TestServer
 from redis.asyncio import Redis
@@ -26,9 +25,10 @@ from lastmile.api.config import ApiConfig
 from lastmile.domain.engine import Detection
 from lastmile.domain.network import Network
 from lastmile.domain.rules import RuleConfig
-from lastmile.domain.timeline import timeline
+from lastmile.pipeline.effects import ReadModelWrites
+from lastmile.readmodel.keys import Keys
+from lastmile.readmodel.writer import ReadModelWriter
 from lastmile.settings import Settings
-from lastmile.worker.projection import Projection
 
 DETECTED = datetime(2026, 11, 3, tzinfo=UTC)
 
@@ -79,17 +79,15 @@ class World:
         d.add_all(events)
         analyses = d.analyses()
         found = d.violations(DETECTED, analyses)
-        await Projection(self.redis, self.network, self.prefix).violations(found)
-        for a in analyses:
-            await self.redis.set(
-                f"{self.prefix}:parcel:{a.path.parcel_id}", orjson.dumps(timeline(a, self.network))
-            )
+        writer = ReadModelWriter(self.redis, Keys(self.prefix))
+        await writer.violations(found)
+        await writer.write(ReadModelWrites(paths={a.path.parcel_id: a.path for a in analyses}))
         self.violations += found
         return found
 
 
 async def drop_prefix(redis: Redis, prefix: str) -> None:
-    keys = [k async for k in redis.scan_iter(f"{prefix}:*", count=1000)]
+    keys = [k for m in Keys(prefix).patterns() async for k in redis.scan_iter(m, count=1000)]
     for i in range(0, len(keys), 500):
         await redis.delete(*keys[i : i + 500])
 
@@ -122,7 +120,12 @@ def api_config(**kw: Any) -> ApiConfig:
 
 @contextlib.asynccontextmanager
 async def serve(world: World, config: ApiConfig | None = None) -> AsyncIterator[TestClient]:
-    app = create_app(Settings(redis_prefix=world.prefix), world.redis, config or api_config())
+    app = create_app(
+        Settings(redis_prefix=world.prefix),
+        world.redis,
+        config or api_config(),
+        network=world.network,
+    )
     async with TestClient(TestServer(app, host="127.0.0.1")) as client:
         yield client
 

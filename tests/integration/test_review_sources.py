@@ -19,16 +19,17 @@ from lastmile.domain.engine import Detection
 from lastmile.domain.network import load_network
 from lastmile.domain.path import ParcelPath
 from lastmile.domain.rules import RuleConfig
+from lastmile.pipeline.parcels import Located, step_parcels
+from lastmile.pipeline.runstate import RunState
+from lastmile.readmodel.keys import Keys
+from lastmile.readmodel.writer import ReadModelWriter
 from lastmile.review.figures import build_review
 from lastmile.review.period import Period
 from lastmile.review.redis_source import collect_redis
 from lastmile.review.replay import collect_replay, replay_events
 from lastmile.settings import DEFAULT_NETWORK
 from lastmile.simulator import simulate
-from lastmile.worker.projection import Projection
-from lastmile.worker.step import apply_batch
 
-SRC = ("scans.v1", 0)
 BATCH = 250
 # figures both sources give (the replay alone has dwell and stuck parcels)
 CORE = (
@@ -81,19 +82,20 @@ def county():
 
 
 async def project(redis: Redis, network, events, prefix: str, config: RuleConfig):
-    projection = Projection(redis, network, prefix)
+    writer = ReadModelWriter(redis, Keys(prefix))
     table: dict[str, ParcelPath] = {}
+    state = RunState()
     for i in range(0, len(events), BATCH):
-        outcome, to_store, _ = apply_batch(
-            [(e, SRC) for e in events[i : i + BATCH]], table.get, network, config
-        )
-        table.update(to_store)
-        await projection.batch(outcome)
+        batch = [Located(e, "scans.v1", 0) for e in events[i : i + BATCH]]
+        fx = step_parcels(batch, lambda pid, _: table.get(pid), network, config, state)
+        for paths in fx.states.values():
+            table.update(paths)
+        await writer.write(fx.read_model)
     detection = Detection(network, config)
     detection.add_all(events)
     violations = detection.violations(datetime.now(UTC))
     for i in range(0, len(violations), BATCH):
-        await projection.violations(violations[i : i + BATCH])
+        await writer.violations(violations[i : i + BATCH])
     return detection
 
 
@@ -102,7 +104,7 @@ async def redis(redis_url):
     client = Redis.from_url(redis_url)
     prefix = f"lmtest-review-{uuid.uuid4().hex[:10]}"
     yield client, prefix
-    keys = [k async for k in client.scan_iter(match=f"{prefix}:*", count=1000)]
+    keys = [k for m in Keys(prefix).patterns() async for k in client.scan_iter(match=m, count=1000)]
     for i in range(0, len(keys), 500):
         await client.delete(*keys[i : i + 500])
     await client.aclose()

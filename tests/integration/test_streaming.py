@@ -43,8 +43,10 @@ def scenario(kafka_bootstrap, redis_url, tmp_path):
 def assert_exactly(found: list[dict], expected: set[str]) -> None:
     got = [v["violation_id"] for v in found]
     assert len(got) == len(set(got)), "a violation id was published twice"
+    missing = expected - set(got)
     assert set(got) == expected, (
-        f"missing {len(expected - set(got))}, unexpected {len(set(got) - expected)}"
+        f"missing {len(missing)}, unexpected {len(set(got) - expected)}; missing ids: "
+        f"{sorted(missing)[:20]}"
     )
 
 

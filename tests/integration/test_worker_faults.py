@@ -24,6 +24,7 @@ import redis
 from workers import NETWORK, Scenario, free_port, simulated_traffic, split_lines
 
 from lastmile.domain.findings import violation_id
+from lastmile.readmodel.keys import Keys
 from lastmile.worker.faults import FAULT_EXIT
 
 
@@ -161,17 +162,17 @@ def test_a_redis_outage_mid_stream_pauses_the_worker_and_the_read_models_catch_u
         assert len(got) == len(set(got)) and set(got) == expected
         deadline = time.monotonic() + 60
         client = redis.Redis.from_url(own.url)
+        keys = Keys(scenario.name)
         while time.monotonic() < deadline:
-            projected = client.zcard(f"{scenario.name}:vi:all")
+            projected = client.zcard(keys.violations_all)
             if projected >= len(expected):
                 break
             time.sleep(1)
         assert projected == len(expected), "every violation projected once, none missing"
         rollup_total = sum(
             int(n)
-            for key in client.scan_iter(f"{scenario.name}:roll:*")
-            for field, n in client.hgetall(key).items()
-            if field.startswith(b"v|")
+            for key in client.scan_iter(keys.violation_rollup("*"))
+            for n in client.hvals(key)
         )
         assert rollup_total == len(expected), "the daily rollups count each violation once"
         status, _ = health(port)

@@ -17,41 +17,22 @@ import pytest_asyncio
 from builders import T0, TINY_NETWORK
 from lastmile.domain.network import parse_network
 from lastmile.domain.rules import RuleConfig
+from lastmile.pipeline.memory import MemoryGate, MemoryHolds, MemoryReadModel
 from lastmile.settings import Settings
 from lastmile.worker.app import create_worker
 
 
 @dataclass
 class FakeTopic:
+    """Records what is sent; the broker "acknowledges" at once."""
+
     sent: list[dict[str, Any]] = field(default_factory=list)
 
-    async def send(self, **kwargs: Any) -> None:
+    async def send(self, **kwargs: Any) -> Any:
         self.sent.append(kwargs)
-
-
-class FakeLog:
-    def __init__(self) -> None:
-        self.ids: set[str] = set()
-
-    def seen(self, vid: str) -> bool:
-        return vid in self.ids
-
-    def claim(self, vid: str) -> bool:
-        if vid in self.ids:
-            return False
-        self.ids.add(vid)
-        return True
-
-    def totals(self, publisher: str) -> list:
-        return []
-
-
-class FakeProjection:
-    def __init__(self) -> None:
-        self.batches = 0
-
-    async def batch(self, outcome: Any) -> None:
-        self.batches += 1
+        fut = asyncio.get_running_loop().create_future()
+        fut.set_result(None)
+        return fut
 
 
 def scan(eid: str, pid: str, type_: str, minutes: float, node: str, **extra: Any) -> bytes:
@@ -80,8 +61,9 @@ async def worker() -> Any:
     w.app.loop = asyncio.get_running_loop()
     w.app.finalize()
     w.app.flow_control.resume()
-    w.log = FakeLog()  # type: ignore[assignment]
-    w.projection = FakeProjection()  # type: ignore[assignment]
+    w.ports.gate = MemoryGate()
+    w.ports.holds = MemoryHolds()
+    w.ports.read_model = MemoryReadModel()
     for name in list(w.outputs):
         w.outputs[name] = FakeTopic()
     w.ready.set()
@@ -109,19 +91,22 @@ async def test_parcels_agent_folds_dead_letters_and_publishes_each_violation_onc
     assert dict(dead["headers"])["lastmile-reason"] == b"invalid_json"
     signoffs = worker.outputs[t.signoffs].sent
     assert {m["key"] for m in signoffs} == {b"K-1"}
-    assert worker.projection.batches >= 1
+    assert worker.ports.read_model.batches, "the read models learnt from the batch"
+    assert all(m["force"] for t in worker.outputs.values() for m in t.sent)
 
 
 async def test_couriers_agent_flags_a_burst_over_three_villages_once_per_parcel(worker):
     from lastmile.domain.bulk import Signoff
-    from lastmile.worker.codec import encode_signoff
+    from lastmile.io.codec import encode_signoffs
+    from lastmile.pipeline.records import SignoffRecord
 
     villages = ["990001101001", "990001101002", "990001101003"]
     async with worker.agents["couriers"].test_context() as agent:
         for i in [*range(10), 3]:  # the fourth sign-off arrives twice
             at = T0 + timedelta(seconds=5 * i)
             s = Signoff(at.timestamp(), f"S{i}", "K-7", f"B{i}", villages[i % 3], "YTO", at)
-            await agent.put(encode_signoff(s, "990001101", False, "YTO"), key=b"K-7")
+            record = SignoffRecord(s, "990001101", False, "YTO")
+            await agent.put(encode_signoffs([record]), key=b"K-7")
     violations = [orjson.loads(m["value"]) for m in worker.outputs[worker.topics.violations].sent]
     assert sorted(v["parcel_id"] for v in violations) == sorted(f"B{i}" for i in range(10))
     assert {v["rule"] for v in violations} == {"bulk_signoff"}

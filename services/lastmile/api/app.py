@@ -30,6 +30,10 @@ from lastmile.api.metrics import api_metrics
 from lastmile.api.openapi import build, roles_of
 from lastmile.api.ratelimit import RateLimiter
 from lastmile.api.webhooks import WebhookStore
+from lastmile.domain.network import Network
+from lastmile.io.files import load_network, load_rule_config
+from lastmile.readmodel.keys import Keys
+from lastmile.readmodel.reader import ReadModelReader
 from lastmile.settings import Settings
 
 log = logging.getLogger("lastmile.api")
@@ -143,6 +147,7 @@ def create_app(
     redis: Redis,
     config: ApiConfig | None = None,
     registry: CollectorRegistry | None = None,
+    network: Network | None = None,
 ) -> web.Application:
     """The API over `redis` (a client with decode_responses=True) under settings.redis_prefix."""
     if not redis.connection_pool.connection_kwargs.get("decode_responses"):
@@ -161,6 +166,9 @@ def create_app(
         cases=CaseStore(redis, p),
         webhooks=WebhookStore(redis, p),
         limiter=RateLimiter(redis, p, config.rate_per_s, config.burst),
+        reader=ReadModelReader(redis, Keys(p)),
+        network=network if network is not None else load_network(settings.network),
+        rules=load_rule_config(settings.rules),
     )
     roles: dict[AbstractRoute, tuple[str, ...]] = {}
     for method, path, handler in ROUTES:

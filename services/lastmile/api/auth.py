@@ -22,6 +22,8 @@ from typing import Any, Literal
 import orjson
 from redis.asyncio import Redis
 
+from lastmile.readmodel.keys import Keys
+
 KEY_PREFIX = "lmk_"
 KEY_RE = re.compile(r"^lmk_[A-Za-z0-9_-]{43}$")
 CARRIER_RE = re.compile(r"^[A-Za-z0-9_.-]{1,16}$")
@@ -64,11 +66,11 @@ class KeyStore:
         self.p = prefix
 
     def _live(self, digest: str) -> str:
-        return f"{self.p}:api:key:{digest}"
+        return Keys(self.p).api_key(digest)
 
     @property
     def _index(self) -> str:
-        return f"{self.p}:api:keys"
+        return Keys(self.p).api_keys
 
     async def issue(
         self, role: Role, carrier: str | None = None, label: str | None = None

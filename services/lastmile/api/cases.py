@@ -23,6 +23,7 @@ import orjson
 from redis.asyncio import Redis
 
 from lastmile.api.auth import Principal
+from lastmile.readmodel.keys import Keys
 
 STATES = ("open", "acknowledged", "disputed", "upheld", "dismissed")
 UNDECIDED = ("open", "acknowledged", "disputed")
@@ -67,11 +68,11 @@ class CaseStore:
         self._script = redis.register_script(_TRANSITION)
 
     def _key(self, vid: str) -> str:
-        return f"{self.p}:api:case:{vid}"
+        return Keys(self.p).case(vid)
 
     @property
     def _counts(self) -> str:
-        return f"{self.p}:api:cases:count"
+        return Keys(self.p).case_count
 
     async def states(self, vids: list[str]) -> list[dict[str, Any]]:
         """{state, updated_at} of each violation, in order."""
@@ -131,15 +132,11 @@ class CaseStore:
         if carrier is not None:
             carriers = [carrier]
         else:
-            carriers = sorted(
-                {
-                    k[len(f"{p}:vi:carrier:") :]
-                    async for k in self.redis.scan_iter(f"{p}:vi:carrier:*", count=500)
-                }
-            )
+            # the set the violation projection keeps: no scan of the keyspace
+            carriers = sorted(await self.redis.smembers(Keys(p).carriers_with_violations))  # type: ignore[misc]
         pipe = self.redis.pipeline(transaction=False)
         for c in carriers:
-            pipe.zcard(f"{p}:vi:carrier:{c}")
+            pipe.zcard(Keys(p).violations_by_carrier(c))
         pipe.hgetall(self._counts)
         *totals, counts = await pipe.execute()
         by_carrier: dict[str, dict[str, Any]] = {}

@@ -14,6 +14,9 @@ from lastmile.api.config import ApiConfig
 from lastmile.api.metrics import ApiMetrics
 from lastmile.api.ratelimit import RateLimiter
 from lastmile.api.webhooks import WebhookStore
+from lastmile.domain.network import Network
+from lastmile.domain.rules import RuleConfig
+from lastmile.readmodel.reader import ReadModelReader
 
 
 @dataclass
@@ -26,6 +29,9 @@ class Ctx:
     cases: CaseStore
     webhooks: WebhookStore
     limiter: RateLimiter
+    reader: ReadModelReader
+    network: Network
+    rules: RuleConfig
 
 
 CTX = web.AppKey("lastmile_api", Ctx)

@@ -27,6 +27,7 @@ from lastmile.api.config import ApiConfig
 from lastmile.api.metrics import ApiMetrics
 from lastmile.api.signing import sign
 from lastmile.api.webhooks import WebhookStore
+from lastmile.readmodel.keys import Keys
 
 log = logging.getLogger("lastmile.api.webhooks")
 
@@ -133,7 +134,9 @@ class Dispatcher:
         cursor_key = self.store.key("cursor", carrier)
         cursor = await self.redis.get(cursor_key) or "0-0"
         block_ms = max(1, int(self.config.webhook_poll_s * 1000))
-        res = await self.redis.xread({f"{self.p}:vs": cursor}, count=100, block=block_ms)
+        res = await self.redis.xread(
+            {Keys(self.p).violation_stream: cursor}, count=100, block=block_ms
+        )
         if not res:
             self.metrics.webhook_lag_seconds.labels(carrier).set(0)
             return
@@ -170,7 +173,7 @@ class Dispatcher:
             await pipe.reset()  # type: ignore[no-untyped-call]
 
     async def _deliver(self, carrier: str, delivery_id: str, violation_id: str) -> bool:
-        raw = await self.redis.hget(f"{self.p}:v", violation_id)  # type: ignore[misc]
+        raw = await self.redis.hget(Keys(self.p).violation_docs, violation_id)  # type: ignore[misc]
         if raw is None:  # cannot happen with the worker's projection (document first, then XADD)
             log.error(
                 "violation %s of stream entry %s is missing; skipped", violation_id, delivery_id

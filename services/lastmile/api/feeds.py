@@ -15,6 +15,7 @@ import orjson
 from redis.asyncio import Redis
 
 from lastmile.api.pagination import Position
+from lastmile.readmodel.keys import Keys
 
 CHUNK = 200
 SCAN_BUDGET = 5000  # documents examined per request before a partial page is returned
@@ -31,12 +32,12 @@ class ViolationQuery:
 
     def index(self, p: str) -> str:
         if self.carrier is not None:
-            return f"{p}:vi:carrier:{self.carrier}"
+            return Keys(p).violations_by_carrier(self.carrier)
         if self.town is not None:
-            return f"{p}:vi:town:{self.town}"
+            return Keys(p).violations_by_town(self.town)
         if self.type is not None:
-            return f"{p}:vi:type:{self.type}"
-        return f"{p}:vi:all"
+            return Keys(p).violations_by_type(self.type)
+        return Keys(p).violations_all
 
     def matches(self, doc: dict[str, Any]) -> bool:
         return (
@@ -84,7 +85,11 @@ async def page(
             for member, score in chunk
             if after is None or Position(float(score), member) > after
         ]
-        docs = await redis.hmget(f"{p}:v", [pos.violation_id for pos in fresh]) if fresh else []  # type: ignore[misc]
+        docs = (
+            await redis.hmget(Keys(p).violation_docs, [pos.violation_id for pos in fresh])  # type: ignore[misc]
+            if fresh
+            else []
+        )
         for pos, raw in zip(fresh, docs, strict=True):
             examined += 1
             last = pos

@@ -9,6 +9,8 @@ import math
 
 from redis.asyncio import Redis
 
+from lastmile.readmodel.keys import Keys
+
 _BUCKET = """
 local rate, burst = tonumber(ARGV[1]), tonumber(ARGV[2])
 local t = redis.call('TIME')
@@ -42,7 +44,7 @@ class RateLimiter:
     async def take(self, key_id: str) -> int:
         """0 if the request may go on, else the seconds to wait (Retry-After, rounded up)."""
         allowed, wait = await self._script(
-            keys=[f"{self.p}:api:rl:{key_id}"], args=[self.rate, self.burst]
+            keys=[Keys(self.p).rate_limit(key_id)], args=[self.rate, self.burst]
         )
         if int(allowed) == 1:
             return 0

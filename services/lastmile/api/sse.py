@@ -16,6 +16,7 @@ from lastmile.api.context import ctx, principal
 from lastmile.api.errors import invalid
 from lastmile.api.pagination import is_stream_id
 from lastmile.api.views import carrier_scope
+from lastmile.readmodel.keys import Keys
 
 
 def resume_point(request: web.Request) -> str | None:
@@ -38,7 +39,7 @@ async def stream(request: web.Request) -> web.StreamResponse:
     c = ctx(request)
     carrier = carrier_scope(request, principal(request))
     last = resume_point(request)
-    key = f"{c.p}:vs"
+    key = Keys(c.p).violation_stream
     if last is None:
         tail = await c.redis.xrevrange(key, count=1)
         last = tail[0][0] if tail else "0-0"
@@ -65,7 +66,11 @@ async def stream(request: web.Request) -> web.StreamResponse:
                 for eid, f in entries
                 if carrier is None or f.get("carrier") == carrier
             ]
-            docs = await c.redis.hmget(f"{c.p}:v", [vid for _, vid in mine]) if mine else []  # type: ignore[misc]
+            docs = (
+                await c.redis.hmget(Keys(c.p).violation_docs, [vid for _, vid in mine])  # type: ignore[misc]
+                if mine
+                else []
+            )
             chunk = b"".join(
                 frame(eid, doc) for (eid, _), doc in zip(mine, docs, strict=True) if doc
             )

@@ -15,6 +15,9 @@ from lastmile.api.errors import conflict, forbidden, invalid, json_response, not
 from lastmile.api.feeds import ViolationQuery, page
 from lastmile.api.openapi import RULE_NAMES, TYPES
 from lastmile.api.pagination import encode_cursor, one, parse_cursor, parse_limit, parse_time
+from lastmile.domain.engine import analyse_parcel
+from lastmile.domain.timeline import timeline
+from lastmile.readmodel.keys import Keys
 
 MAX_TEXT = 1000
 TOWN_RE = re.compile(r"^[A-Za-z0-9_.-]{1,32}$")
@@ -70,7 +73,7 @@ async def visible_violation(request: web.Request, vid: str) -> dict[str, Any]:
     if len(vid) > 128:
         raise not_found("violation")
     c = ctx(request)
-    raw = await c.redis.hget(f"{c.p}:v", vid)  # type: ignore[misc]
+    raw = await c.redis.hget(Keys(c.p).violation_docs, vid)  # type: ignore[misc]
     if raw is None:
         raise not_found("violation")
     doc: dict[str, Any] = orjson.loads(raw)
@@ -155,20 +158,15 @@ async def parcel(request: web.Request) -> web.Response:
     pid = request.match_info["parcel_id"]
     c = ctx(request)
     who = principal(request)
-    raw = await c.redis.get(f"{c.p}:parcel:{pid}") if len(pid) <= 128 else None
-    if raw is None:
+    path = await c.reader.parcel_path(pid) if len(pid) <= 128 else None
+    if path is None:
         raise not_found("parcel")
-    tl: dict[str, Any] = orjson.loads(raw)
+    # the timeline is built on read by the same core the worker runs
+    tl = timeline(analyse_parcel(path, c.network, c.rules), c.network)
     if not who.is_regulator and who.carrier not in tl.get("carriers", []):
         raise not_found("parcel")
-    ids = sorted(
-        set(tl.get("violations", [])) | set(await c.redis.smembers(f"{c.p}:vi:parcel:{pid}"))  # type: ignore[misc]
-    )
-    docs = [
-        orjson.loads(d)
-        for d in (await c.redis.hmget(f"{c.p}:v", ids) if ids else [])  # type: ignore[misc]
-        if d is not None
-    ]
+    ids = sorted(set(tl.get("violations", [])) | await c.reader.violation_ids_of_parcel(pid))
+    docs = [d for d in await c.reader.violations(ids) if d is not None]
     if not who.is_regulator:
         docs = [d for d in docs if d.get("carrier") == who.carrier]
     docs.sort(key=lambda d: (d["occurred_at"], d["violation_id"]))

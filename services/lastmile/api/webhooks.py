@@ -21,6 +21,7 @@ from urllib.parse import urlsplit
 from redis.asyncio import Redis
 
 from lastmile.api.errors import invalid
+from lastmile.readmodel.keys import Keys
 
 LOOPBACK_HOSTS = {"127.0.0.1", "localhost", "::1"}
 LOG_MAXLEN = 10_000
@@ -63,11 +64,11 @@ class WebhookStore:
         self.p = prefix
 
     def key(self, kind: str, carrier: str) -> str:
-        return f"{self.p}:api:wh:{kind}:{carrier}" if kind else f"{self.p}:api:wh:{carrier}"
+        return Keys(self.p).webhook(carrier, kind)
 
     @property
     def carriers_key(self) -> str:
-        return f"{self.p}:api:wh:carriers"
+        return Keys(self.p).webhook_carriers
 
     async def register(self, carrier: str, url: str, replay: bool) -> dict[str, Any]:
         """Register or replace the carrier's endpoint; a new secret each time (returned once).
@@ -76,7 +77,7 @@ class WebhookStore:
         re-registering); a first registration starts at the stream's tail, or at its
         beginning when `replay` is set.
         """
-        tail = await self.redis.xrevrange(f"{self.p}:vs", count=1)
+        tail = await self.redis.xrevrange(Keys(self.p).violation_stream, count=1)
         start = "0-0" if replay or not tail else tail[0][0]
         reg = {
             "id": "wh_" + secrets.token_hex(6),

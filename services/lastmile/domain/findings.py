@@ -31,6 +31,23 @@ class Finding:
         return violation_id(self.parcel_id, self.type, self.rule)
 
 
+# Findings a late event can still change, so the worker holds them a moment before they
+# are published: a late ``returned`` scan cancels ``movement_after_signoff``; the complaint
+# rules name the carrier of the latest sign-off, which may still be on its way.
+HELD_RULES = frozenset(
+    {
+        ("false_signoff", "movement_after_signoff"),
+        ("false_signoff", "complaint"),
+        ("wrong_address", "complaint"),
+        ("extra_fee", "complaint"),
+    }
+)
+
+
+def is_held(finding: Finding) -> bool:
+    return (finding.type, finding.rule) in HELD_RULES
+
+
 def violation_id(parcel_id: str, vtype: str, rule: str) -> str:
     """Deterministic id: the same (parcel, type, rule) always gives the same id."""
     digest = blake2b(f"{parcel_id}\x1f{vtype}\x1f{rule}".encode(), digest_size=12).hexdigest()

@@ -5,11 +5,42 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+from dataclasses import dataclass
 
 from aiokafka.admin import AIOKafkaAdminClient, NewTopic
 from aiokafka.errors import KafkaConnectionError, TopicAlreadyExistsError
 
+from lastmile.settings import Settings
+
 log = logging.getLogger(__name__)
+
+SCANS, COMPLAINTS, VIOLATIONS = "scans.v1", "complaints.v1", "violations.v1"
+SIGNOFFS = "lastmile.signoffs-by-courier.v1"
+
+
+@dataclass(frozen=True)
+class TopicNames:
+    """The worker's topics, with the deployment's prefix."""
+
+    scans: str
+    complaints: str
+    violations: str
+    signoffs: str
+
+    @classmethod
+    def of(cls, settings: Settings) -> TopicNames:
+        t = settings.topic
+        return cls(t(SCANS), t(COMPLAINTS), t(VIOLATIONS), t(SIGNOFFS))
+
+    def dlq(self, topic: str) -> str:
+        return f"{topic}.dlq"
+
+    def outputs(self) -> list[str]:
+        return [self.violations, self.signoffs, self.dlq(self.scans), self.dlq(self.complaints)]
+
+    def all_with_partitions(self) -> list[str]:
+        return [self.scans, self.complaints, *self.outputs()]
+
 
 # violations.v1 is the record of what was published (the gate reads it back): keep it long.
 TOPIC_CONFIGS = {"violations.v1": {"retention.ms": str(400 * 86400 * 1000)}}

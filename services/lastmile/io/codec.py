@@ -1,0 +1,95 @@
+"""Serialisation of the core's records: parcel paths and sign-off records.
+
+Compact JSON arrays (orjson), versioned by a leading tag so a future layout can be read
+beside this one. Times travel as their original RFC 3339 text. Used by the worker's
+tables and topics and by the Redis read model (the parcel path behind a timeline).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from datetime import datetime
+from typing import Any
+
+import orjson
+
+from lastmile.domain.bulk import Signoff
+from lastmile.domain.events import ComplaintEvent, ScanEvent
+from lastmile.domain.path import ParcelPath
+from lastmile.pipeline.records import SignoffRecord
+
+_PATH_V1 = "p1"
+_SIGNOFF_V1 = "s1"  # one sign-off per message (older workers)
+_SIGNOFFS_V2 = "s2"  # a courier's sign-offs of one batch in one message
+
+
+def _scan_row(e: ScanEvent) -> list[Any]:
+    row = list(e)
+    row[4] = e.occurred_at.isoformat()
+    return row
+
+
+def _scan_from_row(row: list[Any]) -> ScanEvent:
+    row[4] = datetime.fromisoformat(row[4])
+    return ScanEvent(*row)
+
+
+def encode_path(path: ParcelPath) -> bytes:
+    complaints = [
+        [c.complaint_id, c.parcel_id, c.category, c.filed_at.isoformat(), c.ts]
+        for c in path.complaints
+    ]
+    return orjson.dumps([_PATH_V1, path.parcel_id, [_scan_row(s) for s in path.scans], complaints])
+
+
+def decode_path(data: bytes) -> ParcelPath:
+    tag, parcel_id, scans, complaints = orjson.loads(data)
+    if tag != _PATH_V1:
+        raise ValueError(f"unknown parcel path encoding {tag!r}")
+    return ParcelPath(
+        parcel_id,
+        tuple(_scan_from_row(r) for r in scans),
+        tuple(
+            ComplaintEvent(c[0], c[1], c[2], datetime.fromisoformat(c[3]), c[4]) for c in complaints
+        ),
+    )
+
+
+def _record_row(r: SignoffRecord) -> list[Any]:
+    s = r.signoff
+    return [
+        s.ts,
+        s.event_id,
+        s.courier_id,
+        s.parcel_id,
+        s.village,
+        s.carrier,
+        s.occurred_at.isoformat(),
+        r.town,
+        r.remote,
+        r.contract_carrier,
+    ]
+
+
+def _record_from_row(row: list[Any]) -> SignoffRecord:
+    ts, eid, courier, parcel, village, carrier, at, town, remote, cc = row
+    s = Signoff(ts, eid, courier, parcel, village, carrier, datetime.fromisoformat(at))
+    return SignoffRecord(s, town, remote, cc)
+
+
+def encode_signoffs(records: Iterable[SignoffRecord]) -> bytes:
+    """A message (or a courier table value): sign-off records."""
+    return orjson.dumps([_SIGNOFFS_V2, [_record_row(r) for r in records]])
+
+
+def decode_signoffs(data: bytes) -> list[SignoffRecord]:
+    """Sign-off records of a message or table value; reads the one-record layout too."""
+    obj = orjson.loads(data)
+    tag = obj[0] if obj else _SIGNOFFS_V2
+    if isinstance(tag, list):  # the courier table's first layout: untagged records
+        return [_record_from_row([*row, town, remote, cc]) for row, town, remote, cc in obj]
+    if tag == _SIGNOFFS_V2:
+        return [_record_from_row(r) for r in obj[1]]
+    if tag == _SIGNOFF_V1:
+        return [_record_from_row(obj[1:])]
+    raise ValueError(f"unknown sign-off encoding {tag!r}")

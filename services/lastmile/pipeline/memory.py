@@ -1,0 +1,129 @@
+"""In-memory adapters: for the behaviour tests and the pipeline benchmark.
+
+``MemoryOutbox`` can be told not to acknowledge (``acknowledge=False``), which stands in
+for a broker that never answers: the sends stay pending futures.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass, field
+from typing import Any
+
+from lastmile.domain.path import ParcelPath
+from lastmile.pipeline.effects import MetricDeltas, ReadModelWrites
+from lastmile.pipeline.records import DeadLetter, HoldKey, SignoffRecord
+
+
+@dataclass
+class MemoryGate:
+    ids: set[str] = field(default_factory=set)
+
+    def seen(self, violation_id: str) -> bool:
+        return violation_id in self.ids
+
+    def claim(self, violation_id: str) -> bool:
+        if violation_id in self.ids:
+            return False
+        self.ids.add(violation_id)
+        return True
+
+    def unclaim(self, violation_id: str) -> None:
+        self.ids.discard(violation_id)
+
+
+@dataclass
+class MemoryOutbox:
+    acknowledge: bool = True
+    violations: list[dict[str, Any]] = field(default_factory=list)
+    dead_letters: list[DeadLetter] = field(default_factory=list)
+    sent_signoffs: dict[str, list[SignoffRecord]] = field(default_factory=dict)
+    messages: int = 0  # sends, to count round trips
+    pending: list[asyncio.Future[None]] = field(default_factory=list)
+
+    def _ack(self) -> asyncio.Future[None]:
+        self.messages += 1
+        fut: asyncio.Future[None] = asyncio.get_running_loop().create_future()
+        if self.acknowledge:
+            fut.set_result(None)
+        else:
+            self.pending.append(fut)
+        return fut
+
+    async def violation(self, violation: dict[str, Any], source: str) -> asyncio.Future[None]:
+        self.violations.append(violation)
+        return self._ack()
+
+    async def dead_letter(self, letter: DeadLetter) -> asyncio.Future[None]:
+        self.dead_letters.append(letter)
+        return self._ack()
+
+    async def signoffs(self, courier_id: str, records: list[SignoffRecord]) -> asyncio.Future[None]:
+        self.sent_signoffs.setdefault(courier_id, []).extend(records)
+        return self._ack()
+
+
+@dataclass
+class MemoryHolds:
+    hold_s: float = 5.0
+    items: dict[HoldKey, float] = field(default_factory=dict)  # key → release time
+
+    async def hold(self, keys: Iterable[HoldKey], now: float) -> None:
+        for k in keys:
+            self.items.setdefault(k, now + self.hold_s)
+
+    async def due(self, now: float) -> list[HoldKey]:
+        return sorted(k for k, at in self.items.items() if at <= now)
+
+    async def release(self, keys: Iterable[HoldKey]) -> None:
+        for k in keys:
+            self.items.pop(k, None)
+
+
+@dataclass
+class MemoryReadModel:
+    batches: list[ReadModelWrites] = field(default_factory=list)
+
+    async def write(self, writes: ReadModelWrites) -> None:
+        self.batches.append(writes)
+
+
+@dataclass
+class MemoryParcels:
+    paths: dict[str, ParcelPath] = field(default_factory=dict)
+
+    def get(self, parcel_id: str, partition: int = 0) -> ParcelPath | None:
+        return self.paths.get(parcel_id)
+
+    def put_many(self, partition: int, paths: Mapping[str, ParcelPath]) -> None:
+        self.paths.update(paths)
+
+    def delete_many(self, partition: int, parcel_ids: Iterable[str]) -> None:
+        for pid in parcel_ids:
+            self.paths.pop(pid, None)
+
+    async def flush(self) -> None:
+        return None
+
+
+@dataclass
+class MemoryCouriers:
+    records: dict[str, list[SignoffRecord]] = field(default_factory=dict)
+
+    def get(self, courier_id: str, partition: int = 0) -> list[SignoffRecord] | None:
+        return self.records.get(courier_id)
+
+    def put_many(self, partition: int, records: Mapping[str, list[SignoffRecord]]) -> None:
+        self.records.update(records)
+
+    async def flush(self) -> None:
+        return None
+
+
+@dataclass
+class MemoryMetrics:
+    applied: list[MetricDeltas] = field(default_factory=list)
+
+    def apply(self, deltas: MetricDeltas) -> None:
+        self.applied.append(deltas)

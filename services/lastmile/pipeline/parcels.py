@@ -1,0 +1,230 @@
+"""The parcels step: a batch of decoded events and the stored paths it asks for → Effects.
+
+For each parcel the batch touches: fold its new events into the stored path, analyse it,
+and say what the adapters must do: the path to store, findings to publish or hold,
+sign-offs to repartition by courier, what the read models and metrics learn (each
+transition counted once: first scan, first sign-off, finished hops, new complaints).
+A parcel whose batch brings only repeats costs a lookup and nothing else: its stored path
+is written only after every effect of the events in it is durable (ADR 0001), so a
+repeat has nothing left to cause.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterable, Sequence
+from dataclasses import dataclass
+
+from lastmile.domain.engine import ParcelAnalysis, analyse_parcel
+from lastmile.domain.events import ComplaintEvent, Event, ScanEvent
+from lastmile.domain.facts import INBOUND, destination_of, hops
+from lastmile.domain.findings import is_held
+from lastmile.domain.indicators import end_to_end_hours
+from lastmile.domain.network import Network
+from lastmile.domain.path import ParcelPath, evolve
+from lastmile.domain.rules import RuleConfig
+from lastmile.pipeline.effects import (
+    ComplaintFiled,
+    Effects,
+    FirstDelivery,
+    ParcelSeen,
+)
+from lastmile.pipeline.records import Candidate, HoldKey, SignoffRecord
+from lastmile.pipeline.runstate import OpenHop, RunState
+
+FINISHED = ("delivered", "returned")
+
+
+@dataclass(frozen=True, slots=True)
+class Located:
+    """A decoded event with the input partition it came from."""
+
+    event: Event
+    topic: str
+    partition: int
+
+
+Lookup = Callable[[str, int], ParcelPath | None]  # parcel id, partition
+
+
+def step_parcels(
+    events: Sequence[Located],
+    stored: Lookup,
+    network: Network,
+    config: RuleConfig,
+    state: RunState,
+    effects: Effects | None = None,
+) -> Effects:
+    """Fold a batch into the parcels' paths; returns (or extends) the batch's Effects."""
+    fx = effects if effects is not None else Effects()
+    by_parcel: dict[str, list[Located]] = {}
+    for item in events:
+        by_parcel.setdefault(item.event.parcel_id, []).append(item)
+    retention_s = config.retention_days * 86400
+    newest = state.watermark
+    for parcel_id, items in by_parcel.items():
+        last = items[-1]
+        before = stored(parcel_id, last.partition)
+        if before is not None and before.last_ts < max(i.event.ts for i in items) - retention_s:
+            before = None  # expired: a waybill number used again
+        path = before or ParcelPath(parcel_id)
+        new_scans: list[ScanEvent] = []
+        new_complaints: list[ComplaintEvent] = []
+        delivered_seen: set[str] = set()
+        for item in items:
+            e = item.event
+            after = evolve(path, e)
+            if isinstance(e, ScanEvent) and e.type == "delivered":
+                delivered_seen.add(e.event_id)  # resent even when repeated: couriers dedup
+            if after is path:
+                fx.duplicates += 1
+                continue
+            path = after
+            if isinstance(e, ScanEvent):
+                new_scans.append(e)
+            else:
+                new_complaints.append(e)
+        if not new_scans and not new_complaints and not delivered_seen:
+            continue  # only repeats: nothing can have changed
+        a = analyse_parcel(path, network, config)
+        if new_scans or new_complaints:
+            fx.states.setdefault(last.partition, {})[parcel_id] = path
+            fx.read_model.paths[parcel_id] = path
+            state.expiry.touch(last.partition, parcel_id, path.last_ts)
+        _findings(fx, a, last)
+        _signoffs(fx, a, before, delivered_seen, network)
+        _facts(fx, a, before, new_scans, new_complaints, network, config)
+        _open_hop(state, a, last.partition, network)
+        for s in new_scans:
+            if s.ts > newest:
+                newest = s.ts
+    if newest > state.watermark:
+        state.watermark = newest
+    return fx
+
+
+def expire(state: RunState, partitions: Iterable[int], config: RuleConfig, fx: Effects) -> None:
+    """Parcels of these partitions whose newest event left the retention period."""
+    horizon = state.watermark - config.retention_days * 86400
+    for partition in partitions:
+        for pid in state.expiry.expired(partition, horizon):
+            fx.expired.setdefault(partition, []).append(pid)
+            state.open_hops.pop(pid, None)
+
+
+def _findings(fx: Effects, a: ParcelAnalysis, where: Located) -> None:
+    if not a.findings:
+        return
+    source = f"{where.topic}:{where.partition}"
+    held: list[str] = []
+    for f in a.findings:
+        if is_held(f):
+            held.append(f.violation_id)
+        else:
+            fx.candidates.append(Candidate(f, a.dest, a.contract_carrier or f.carrier, source))
+    if held:
+        fx.holds[HoldKey(where.partition, a.path.parcel_id)] = held
+
+
+def _signoffs(
+    fx: Effects,
+    a: ParcelAnalysis,
+    before: ParcelPath | None,
+    delivered_seen: set[str],
+    network: Network,
+) -> None:
+    """Sign-offs the courier side must see: new ones, or all once a parcel turns inbound."""
+    village = a.dest.village
+    if not a.inbound or village is None or not a.signoffs:
+        return
+    was_inbound = before is not None and destination_of(before, network).direction == INBOUND
+    for s in a.signoffs:
+        if not was_inbound or s.event_id in delivered_seen:
+            cc = a.contract_carrier or s.carrier
+            fx.signoffs.append(SignoffRecord(s, village.town, village.remote, cc))
+
+
+def _facts(
+    fx: Effects,
+    a: ParcelAnalysis,
+    before: ParcelPath | None,
+    new_scans: list[ScanEvent],
+    new_complaints: list[ComplaintEvent],
+    network: Network,
+    config: RuleConfig,
+) -> None:
+    """What the read models and metrics count: each transition once."""
+    rm, m = fx.read_model, fx.metrics
+    village = a.dest.village
+    town = village.town if village else "unknown"
+    path = a.path
+    first = path.scans[0] if path.scans else None
+    if first is not None and (before is None or not before.scans or before.scans[0] != first):
+        rm.parcels_seen.append(ParcelSeen(path.parcel_id, first.ts, town, first.carrier))
+    for s in new_scans:
+        tier = network.tier_of(s.node_id)
+        m.scans[(s.type, s.carrier, tier or "unknown")] += 1
+        m.event_times.append(s.ts)
+        centre_town = network.town_of_center(s.node_id)
+        if centre_town is not None:
+            _newest(rm.brands, (centre_town, s.carrier), s.ts)
+        if s.type == "delivered":
+            node = network.node(s.node_id)
+            if node is not None and node.tier == "village" and node.village:
+                _newest(rm.reached, (network.villages[node.village].town, node.village), s.ts)
+            elif s.node_id is None and village is not None:
+                _newest(rm.reached, (village.town, village.code), s.ts)
+    cc = a.contract_carrier or "unknown"
+    for c in new_complaints:
+        rm.complaints.append(ComplaintFiled(c.complaint_id, c.ts, town, cc, c.category))
+        m.complaints[(c.category, town)] += 1
+    if a.inbound and village is not None:
+        had_delivery = before is not None and any(s.type == "delivered" for s in before.scans)
+        if not had_delivery:
+            d = next((s for s in path.scans if s.type == "delivered"), None)
+            if d is not None:
+                e2e = end_to_end_hours(a, network)
+                remote = village.remote
+                rm.deliveries.append(
+                    FirstDelivery(path.parcel_id, d.ts, town, d.carrier, remote, e2e)
+                )
+                m.deliveries[(d.carrier, town, str(remote).lower())] += 1
+                if e2e is not None:
+                    m.end_to_end_h.append(((d.carrier, town), e2e))
+                    if e2e <= config.on_time_hours:
+                        m.within_target[(d.carrier, town)] += 1
+    if new_scans:
+        done_before = (
+            {(h.node_id, h.arrived_ts) for h in hops(before, network) if h.departed_ts is not None}
+            if before is not None
+            else set()
+        )
+        for h in hops(path, network):
+            if h.dwell_s is not None and (h.node_id, h.arrived_ts) not in done_before:
+                m.dwell_h.append((h.tier, h.dwell_s / 3600))
+
+
+def _open_hop(state: RunState, a: ParcelAnalysis, partition: int, network: Network) -> None:
+    """Remember where each unfinished inbound parcel waits (for the stuck-parcel gauge)."""
+    pid = a.path.parcel_id
+    scans = a.path.scans
+    if not a.inbound or not scans or any(s.type in FINISHED for s in scans):
+        state.open_hops.pop(pid, None)
+        return
+    last = next((s for s in reversed(scans) if s.node_id), None)
+    if last is None:
+        return
+    since = last.ts
+    for s in reversed(scans):
+        if s.node_id == last.node_id:
+            since = s.ts
+        elif s.node_id is not None:
+            break
+    town = a.dest.village.town if a.dest.village else "unknown"
+    state.open_hops[pid] = OpenHop(
+        network.tier_of(last.node_id) or "unknown", town, since, partition
+    )
+
+
+def _newest(into: dict[tuple[str, str], float], key: tuple[str, str], ts: float) -> None:
+    if ts > into.get(key, float("-inf")):
+        into[key] = ts

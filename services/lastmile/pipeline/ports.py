@@ -1,0 +1,81 @@
+"""The adapters the pipeline's runner talks to, as Protocols.
+
+The worker hands in Faust, Kafka and Redis adapters; tests and the pipeline benchmark
+hand in the in-memory ones of ``memory``. Nothing in the runner knows which.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Awaitable, Iterable, Mapping
+from typing import Any, Protocol
+
+from lastmile.domain.path import ParcelPath
+from lastmile.pipeline.effects import MetricDeltas, ReadModelWrites
+from lastmile.pipeline.records import DeadLetter, HoldKey, SignoffRecord
+
+
+class ViolationGate(Protocol):
+    """What ``violations.v1`` already holds (or this worker has already sent)."""
+
+    def seen(self, violation_id: str) -> bool: ...
+
+    def claim(self, violation_id: str) -> bool:
+        """True when the id is new (and now claimed); False when it is already out."""
+        ...
+
+    def unclaim(self, violation_id: str) -> None:
+        """Forget a claim whose publication failed."""
+        ...
+
+
+class Outbox(Protocol):
+    """Kafka outputs. Each send hands the message to the producer and returns an
+    awaitable resolved when the broker acknowledges it."""
+
+    async def violation(self, violation: dict[str, Any], source: str) -> Awaitable[Any]: ...
+
+    async def dead_letter(self, letter: DeadLetter) -> Awaitable[Any]: ...
+
+    async def signoffs(self, courier_id: str, records: list[SignoffRecord]) -> Awaitable[Any]: ...
+
+
+class HoldStore(Protocol):
+    async def hold(self, keys: Iterable[HoldKey], now: float) -> None:
+        """Hold parcels; an existing hold keeps its release time."""
+        ...
+
+    async def due(self, now: float) -> list[HoldKey]: ...
+
+    async def release(self, keys: Iterable[HoldKey]) -> None: ...
+
+
+class ReadModelWriter(Protocol):
+    async def write(self, writes: ReadModelWrites) -> None:
+        """Apply one batch's writes (idempotent: a replay changes nothing)."""
+        ...
+
+
+class ParcelStore(Protocol):
+    """Parcel paths by parcel id (a changelog-backed table in the worker)."""
+
+    def get(self, parcel_id: str, partition: int) -> ParcelPath | None: ...
+
+    def put_many(self, partition: int, paths: Mapping[str, ParcelPath]) -> None: ...
+
+    def delete_many(self, partition: int, parcel_ids: Iterable[str]) -> None: ...
+
+    async def flush(self) -> None:
+        """Wait until what was written is handed to durable storage's producer."""
+        ...
+
+
+class CourierStore(Protocol):
+    def get(self, courier_id: str, partition: int) -> list[SignoffRecord] | None: ...
+
+    def put_many(self, partition: int, records: Mapping[str, list[SignoffRecord]]) -> None: ...
+
+    async def flush(self) -> None: ...
+
+
+class MetricsSink(Protocol):
+    def apply(self, deltas: MetricDeltas) -> None: ...

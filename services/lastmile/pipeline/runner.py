@@ -1,0 +1,147 @@
+"""Applying a batch's Effects through the ports, in the order ADR 0001 fixes.
+
+  1. dead letters and sign-offs are handed to the producer
+  2. violations not held pass the gate and are handed to the producer
+  3. holds and read-model writes go to Redis (waiting while Redis is down)
+  4. the broker acknowledges everything of 1-2
+  5. only then the parcels' paths are stored (the changelog: the batch's "done" marker)
+  6. metrics
+
+Because the stored path is written last, an event found in it has had every effect made
+durable, and a replayed batch has nothing left to repeat. A held violation is published,
+acknowledged, and only then is its hold removed (``release_due``).
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections import defaultdict
+from collections.abc import Awaitable, Callable, Iterable
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any, Protocol, TypeVar
+
+from lastmile.domain.findings import to_violation
+from lastmile.domain.network import Network
+from lastmile.domain.rules import RuleConfig
+from lastmile.pipeline.couriers import CourierEffects
+from lastmile.pipeline.effects import Effects
+from lastmile.pipeline.held import judge_held
+from lastmile.pipeline.ports import (
+    CourierStore,
+    HoldStore,
+    MetricsSink,
+    Outbox,
+    ParcelStore,
+    ReadModelWriter,
+    ViolationGate,
+)
+from lastmile.pipeline.records import Candidate, HoldKey, SignoffRecord
+
+T = TypeVar("T")
+
+
+class Retry(Protocol):
+    """Runs a call against a dependency that may be down (Redis) until it answers."""
+
+    def __call__(self, operation: str, call: Callable[[], Awaitable[T]]) -> Awaitable[T]: ...
+
+
+async def once(operation: str, call: Callable[[], Awaitable[T]]) -> T:
+    """No retry: for in-memory adapters."""
+    return await call()
+
+
+class Crash(Protocol):
+    def __call__(self, point: str) -> None: ...
+
+
+def no_faults(point: str) -> None:
+    return None
+
+
+@dataclass
+class Ports:
+    gate: ViolationGate
+    outbox: Outbox
+    holds: HoldStore
+    read_model: ReadModelWriter
+    parcels: ParcelStore
+    couriers: CourierStore
+    metrics: MetricsSink
+    clock: Callable[[], datetime]  # detected_at of violations, and hold times
+    retry: Retry = once
+    fault: Crash = no_faults
+
+
+class Runner:
+    def __init__(self, ports: Ports, network: Network, config: RuleConfig) -> None:
+        self.ports = ports
+        self.network = network
+        self.config = config
+
+    async def apply(self, fx: Effects) -> None:
+        p = self.ports
+        acks: list[Awaitable[Any]] = [await p.outbox.dead_letter(d) for d in fx.dead_letters]
+        acks.extend(await self._send_signoffs(fx.signoffs))
+        published = await self._publish(fx.candidates)
+        acks.extend(ack for _, ack in published)
+        holds = [k for k, ids in fx.holds.items() if not all(p.gate.seen(v) for v in ids)]
+        if holds:
+            now = p.clock().timestamp()
+            await p.retry("hold", lambda: p.holds.hold(holds, now))
+        if fx.read_model:
+            await p.retry("project", lambda: p.read_model.write(fx.read_model))
+        await asyncio.gather(*acks)
+        for partition, paths in fx.states.items():
+            p.parcels.put_many(partition, paths)
+        for partition, gone in fx.expired.items():
+            p.parcels.delete_many(partition, gone)
+        await p.parcels.flush()
+        p.metrics.apply(fx.metrics)
+
+    async def apply_couriers(self, fx: CourierEffects) -> None:
+        await asyncio.gather(*(ack for _, ack in await self._publish(fx.candidates)))
+        self.ports.couriers.put_many(fx.partition, fx.states)
+        await self.ports.couriers.flush()
+
+    async def release_due(self, due: list[HoldKey], topic: str) -> int:
+        """Publish what the due holds still stand for, wait for the broker, then release.
+
+        Returns the number of violations published. If the broker does not acknowledge,
+        the holds stay (and the claims are dropped) for the next attempt.
+        """
+        p = self.ports
+        if not due:
+            return 0
+        candidates, judged = judge_held(due, p.parcels.get, self.network, self.config, topic)
+        published = await self._publish(candidates)
+        p.fault("hold-published")
+        try:
+            await asyncio.gather(*(ack for _, ack in published))
+        except Exception:
+            for vid, _ in published:
+                p.gate.unclaim(vid)
+            raise
+        await p.retry("release_holds", lambda: p.holds.release(judged))
+        p.fault("hold-released")
+        return len(published)
+
+    async def _publish(self, candidates: Iterable[Candidate]) -> list[tuple[str, Awaitable[Any]]]:
+        """The idempotent gate: hand over each violation ``violations.v1`` does not hold yet."""
+        p = self.ports
+        out: list[tuple[str, Awaitable[Any]]] = []
+        now: datetime | None = None
+        for c in candidates:
+            if not p.gate.claim(c.violation_id):
+                continue
+            now = now or p.clock()
+            v = to_violation(c.finding, c.dest, c.contract_carrier, self.config, now)
+            out.append((c.violation_id, await p.outbox.violation(v, c.source)))
+        return out
+
+    async def _send_signoffs(self, records: list[SignoffRecord]) -> list[Awaitable[Any]]:
+        by_courier: dict[str, list[SignoffRecord]] = defaultdict(list)
+        for r in records:
+            by_courier[r.courier_id].append(r)
+        return [await self.ports.outbox.signoffs(c, rs) for c, rs in by_courier.items()]

@@ -1,0 +1,120 @@
+"""The read-model package round trip on a real Redis: write through the writer, read each
+family back through the reader, and find every key under the documented patterns."""
+
+from __future__ import annotations
+
+import uuid
+from datetime import UTC, datetime
+
+import pytest
+from redis.asyncio import Redis
+
+from builders import APPLE, complaint, inbound_path, scan
+from lastmile.domain.engine import Detection
+from lastmile.domain.events import ScanEvent
+from lastmile.domain.rules import RuleConfig
+from lastmile.pipeline.parcels import Located, step_parcels
+from lastmile.pipeline.records import HoldKey
+from lastmile.pipeline.runstate import RunState
+from lastmile.readmodel.codec import china_day
+from lastmile.readmodel.holds import RedisHolds
+from lastmile.readmodel.keys import Keys
+from lastmile.readmodel.reader import ReadModelReader
+from lastmile.readmodel.writer import ReadModelWriter
+
+
+@pytest.fixture
+async def keyed(redis_url):
+    client = Redis.from_url(redis_url)
+    keys = Keys(f"rm{uuid.uuid4().hex[:10]}")
+    yield client, keys
+    found = [k for m in keys.patterns() async for k in client.scan_iter(match=m, count=1000)]
+    if found:
+        await client.delete(*found)
+    await client.aclose()
+
+
+async def test_what_the_writer_writes_each_reader_reads_back_once(keyed, network):
+    redis, keys = keyed
+    events = [
+        *inbound_path("R1"),
+        scan("R1", "delivered", 720, "T-E", courier="K-1"),  # left at the town centre
+        complaint("R1", "not_received", 900),
+        *inbound_path("R2", APPLE, "P-APPLE"),
+        scan("R2", "delivered", 700, "P-APPLE"),
+    ]
+    fx = step_parcels(
+        [Located(e, "scans.v1", 0) for e in events],
+        lambda *_: None,
+        network,
+        RuleConfig(),
+        RunState(),
+    )
+    writer, reader = ReadModelWriter(redis, keys), ReadModelReader(redis, keys)
+    d = Detection(network, RuleConfig())
+    d.add_all(events)
+    violations = d.violations(datetime(2026, 11, 10, tzinfo=UTC))
+    assert violations
+    for _ in range(2):  # a replay changes nothing
+        await writer.write(fx.read_model)
+        await writer.violations(violations)
+
+    day = china_day(events[-1].ts)
+    (rolled,) = await reader.days([day])
+    assert sum(rolled.violations.values()) == len(violations)
+    assert sum(rolled.deliveries.values()) == 2, "each first sign-off counted once"
+    assert sum(rolled.complaints.values()) == 1
+    assert len(rolled.end_to_end) == 2 and set(rolled.parcels) == {"R1", "R2"}
+
+    towns = list(network.towns)
+    ids = await reader.violation_ids_by_town([*towns, "unknown"], 0, 4e9)
+    assert sorted(ids) == sorted(v["violation_id"] for v in violations)
+    docs = await reader.violations([*ids, "V-missing"])
+    assert docs[-1] is None and [d["violation_id"] for d in docs[:-1]] == ids
+
+    coverage = dict(zip(towns, await reader.coverage(towns), strict=True))
+    reached = {v for t in towns for v, _ in coverage[t][0]}
+    assert APPLE in reached
+    counts = await reader.coverage_counts(towns, 0, 4e9)
+    assert sum(r for r, _ in counts) == len(reached)
+
+    path = await reader.parcel_path("R1")
+    assert path is not None and {s.event_id for s in path.scans} == {
+        e.event_id for e in events if isinstance(e, ScanEvent) and e.parcel_id == "R1"
+    }
+    assert [c.category for c in path.complaints] == ["not_received"]
+    assert await reader.violation_ids_of_parcel("R1") == {
+        v["violation_id"] for v in violations if v["parcel_id"] == "R1"
+    }
+    stream = await redis.xlen(keys.violation_stream)
+    assert stream == len(violations), "the stream carries each violation once"
+
+
+async def test_holds_keep_their_first_release_time_and_release_by_key(keyed):
+    redis, keys = keyed
+    holds = RedisHolds(redis, keys.holds("app"), hold_s=5)
+    await holds.hold([HoldKey(1, "P1"), HoldKey(2, "P2")], now=100.0)
+    await holds.hold([HoldKey(1, "P1")], now=200.0)  # already held: keeps 105
+    assert await holds.due(104.0) == []
+    assert await holds.due(106.0) == [HoldKey(1, "P1"), HoldKey(2, "P2")]
+    await holds.release([HoldKey(1, "P1")])
+    assert await holds.due(1000.0) == [HoldKey(2, "P2")]
+
+
+async def test_every_key_lies_under_the_documented_patterns_and_spreads_over_slots(keyed, network):
+    redis, keys = keyed
+    events = [*inbound_path("S1"), scan("S1", "delivered", 720, "T-E")]
+    fx = step_parcels(
+        [Located(e, "scans.v1", 0) for e in events],
+        lambda *_: None,
+        network,
+        RuleConfig(),
+        RunState(),
+    )
+    await ReadModelWriter(redis, keys).write(fx.read_model)
+    found: set[str] = set()
+    for m in keys.patterns():
+        found |= {k.decode() async for k in redis.scan_iter(match=m, count=1000)}
+    assert keys.parcel("S1") in found and keys.parcels_seen(china_day(events[0].ts)) in found
+    tags = {k[1 : k.index("}")] if k.startswith("{") else k for k in found}
+    assert len(tags) > 3, "keys are not all in one hash-tag slot"
