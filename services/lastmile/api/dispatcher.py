@@ -23,12 +23,14 @@ import aiohttp
 import orjson
 from redis.asyncio import Redis
 
+from lastmile.api import egress
 from lastmile.api.config import ApiConfig
 from lastmile.api.metrics import ApiMetrics
 from lastmile.api.signing import sign
 from lastmile.api.webhooks import WebhookStore
 
 log = logging.getLogger("lastmile.api.webhooks")
+RESPONSE_READ_LIMIT = 4096  # bytes of a receiver's answer read at most
 
 _RELEASE = """
 if redis.call('GET', KEYS[1]) == ARGV[1] then return redis.call('DEL', KEYS[1]) end
@@ -74,9 +76,8 @@ class Dispatcher:
 
     async def run(self) -> None:
         """Start a task for every registered carrier; runs until cancelled."""
-        timeout = aiohttp.ClientTimeout(total=self.config.webhook_timeout_s)
-        self._session = aiohttp.ClientSession(
-            timeout=timeout, headers={"User-Agent": "lastmile-webhooks/1"}
+        self._session = egress.session(
+            self.config.webhook_timeout_s, self.config.allow_insecure_webhooks
         )
         try:
             while True:
@@ -255,17 +256,15 @@ class Dispatcher:
         }
         started = time.perf_counter()
         try:
+            egress.check_literal(reg["url"], self.config.allow_insecure_webhooks)
             async with self._session.post(
                 reg["url"], data=body, headers=headers, allow_redirects=False
             ) as resp:
-                await resp.read()
+                # read a few KiB at most: the answer is not used, and an endless or huge
+                # body must not grow this process (the connection is closed, not reused)
+                await resp.content.read(RESPONSE_READ_LIMIT)
                 took = time.perf_counter() - started
                 ok = 200 <= resp.status < 300
                 return ("delivered" if ok else "failed"), resp.status, None, took
-        except (aiohttp.ClientError, TimeoutError, OSError) as exc:
-            return (
-                "failed",
-                None,
-                f"{type(exc).__name__}: {exc}"[:300],
-                time.perf_counter() - started,
-            )
+        except (aiohttp.ClientError, TimeoutError, OSError, ValueError) as exc:
+            return "failed", None, egress.error_class(exc), time.perf_counter() - started
