@@ -7,6 +7,7 @@ from typing import Annotated, NoReturn
 
 import orjson
 import typer
+from rich.markup import escape
 
 from lastmile.commands.progress import console
 
@@ -22,10 +23,30 @@ NetworkOpt = Annotated[str, typer.Option("--network", help="network.v1 file (JSO
 
 
 def fail(message: str, hint: str | None = None, code: int = 2) -> NoReturn:
-    console.print(f"[bold red]error:[/] {message}")
+    """One line saying what is wrong (and one saying what to do); exit 2 (usage) or 1."""
+    console.print(f"[bold red]error:[/] {escape(message)}", soft_wrap=True)
     if hint:
-        console.print(f"[yellow]hint:[/] {hint}")
+        console.print(f"[yellow]hint:[/] {escape(hint)}", soft_wrap=True)
     raise typer.Exit(code)
+
+
+def settings_or_fail():  # type: ignore[no-untyped-def]
+    """The settings, or one line naming the bad LASTMILE_* variable (exit 2)."""
+    from lastmile.settings import SettingsError, load_settings
+
+    try:
+        return load_settings()
+    except SettingsError as exc:
+        fail(str(exc), "fix or unset the variable (docs/configuration.md)")
+
+
+@app.callback()
+def _root(
+    debug: Annotated[
+        bool, typer.Option("--debug", help="show the traceback of an unexpected error")
+    ] = False,
+) -> None:
+    """Parcel tracking and last-mile delivery-quality monitor (快递进村)."""
 
 
 def _load(network: str, config: str | None = None):  # type: ignore[no-untyped-def]
@@ -148,10 +169,10 @@ def demo(
     from pathlib import Path
 
     from lastmile.commands.demo import run_demo
-    from lastmile.settings import Settings
 
+    settings = settings_or_fail()
     try:
-        code = run_demo(Settings(), Path(os.environ.get("RUN_DIR", "run")), parcels, seed)
+        code = run_demo(settings, Path(os.environ.get("RUN_DIR", "run")), parcels, seed)
     except (OSError, TimeoutError) as exc:
         fail(f"demo failed: {exc}", "is the stack up? `make up`; then `make demo` again")
     raise typer.Exit(code)
@@ -164,9 +185,8 @@ def worker(
     """Run one streaming worker (settings from LASTMILE_* environment variables)."""
     from lastmile.commands.worker import run_worker
     from lastmile.io.files import ConfigError, NetworkError
-    from lastmile.settings import Settings
 
-    settings = Settings()
+    settings = settings_or_fail()
     try:
         run_worker(settings, loglevel)
     except NetworkError as exc:
@@ -190,14 +210,13 @@ def publish(
     import os
 
     from lastmile.commands.publish import publish as do_publish
-    from lastmile.settings import Settings
 
     if not scans and not complaints:
         fail("nothing to publish", "give --scans and/or --complaints")
     for path in (scans, complaints):
         if path and not os.path.isfile(path):
             fail(f"input file not found: {path}")
-    settings = Settings()
+    settings = settings_or_fail()
     try:
         sent = asyncio.run(
             do_publish(settings.kafka_bootstrap, scans, complaints, rate, settings.topic_prefix)
@@ -219,11 +238,25 @@ register_api(app)
 
 
 def main() -> None:
+    """Entry point: an unexpected error is one line (exit 1), its traceback only with --debug."""
+    from lastmile.errors import describe
+
+    debug = "--debug" in sys.argv[1:]
     try:
         app()
     except BrokenPipeError:
         sys.stderr.close()
         sys.exit(1)
+    except KeyboardInterrupt:
+        console.print("interrupted", soft_wrap=True)
+        sys.exit(130)
+    except Exception as exc:
+        if debug:
+            raise
+        message, hint, code = describe(exc)
+        console.print(f"[bold red]error:[/] {escape(message)}", soft_wrap=True)
+        console.print(f"[yellow]hint:[/] {escape(hint)}", soft_wrap=True)
+        sys.exit(code)
 
 
 if __name__ == "__main__":

@@ -16,7 +16,7 @@ import orjson
 import pytest
 from aiohttp import web
 from aiohttp.test_utils import TestServer
-from test_api_support import World, api_config, serve
+from test_api_support import World, api_config, metrics_text, serve
 
 from builders import inbound_path, scan
 from lastmile.api.signing import verify_signature
@@ -134,7 +134,7 @@ async def test_signed_deliveries_with_retries_log_and_metrics(
         status = await (await client.get("/v1/webhooks", headers=world.auth("ZTO"))).json()
         assert status["status"] == "ok" and status["last_success_at"]
 
-        metrics = await (await client.get("/metrics")).text()
+        metrics = metrics_text(client)
         assert 'lastmile_webhook_deliveries_total{carrier="ZTO",outcome="failed"} 2.0' in metrics
         assert (
             f'lastmile_webhook_deliveries_total{{carrier="ZTO",outcome="delivered"}} '

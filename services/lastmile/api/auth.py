@@ -23,8 +23,8 @@ import orjson
 from redis.asyncio import Redis
 
 KEY_PREFIX = "lmk_"
-KEY_RE = re.compile(r"^lmk_[A-Za-z0-9_-]{43}$")
-CARRIER_RE = re.compile(r"^[A-Za-z0-9_.-]{1,16}$")
+KEY_RE = re.compile(r"lmk_[A-Za-z0-9_-]{43}")  # use fullmatch: "$" would allow a "\n"
+CARRIER_RE = re.compile(r"[A-Za-z0-9_.-]{1,16}")
 Role = Literal["carrier", "regulator"]
 
 
@@ -42,7 +42,7 @@ def bearer_token(header: str | None) -> str | None:
         return None
     scheme, _, token = header.strip().partition(" ")
     token = token.strip()
-    if scheme.lower() != "bearer" or not KEY_RE.match(token):
+    if scheme.lower() != "bearer" or not KEY_RE.fullmatch(token):
         return None
     return token
 
@@ -75,7 +75,7 @@ class KeyStore:
     ) -> tuple[str, dict[str, Any]]:
         """A new key and its record; the key itself is returned here and never stored."""
         if role == "carrier":
-            if not carrier or not CARRIER_RE.match(carrier):
+            if not carrier or not CARRIER_RE.fullmatch(carrier):
                 raise ValueError(
                     "a carrier key needs a carrier code of 1-16 letters, digits, '_', '.', '-'"
                 )
@@ -106,6 +106,12 @@ class KeyStore:
             return None
         rec = orjson.loads(raw)
         return Principal(rec["id"], rec["role"], rec.get("carrier"))
+
+    async def is_live(self, key: str) -> bool:
+        """Whether `key` is still a live (issued, not revoked) key."""
+        return KEY_RE.fullmatch(key) is not None and bool(
+            await self.redis.exists(self._live(hash_key(key)))
+        )
 
     async def list(self) -> list[dict[str, Any]]:
         rows = await self.redis.hgetall(self._index)  # type: ignore[misc]

@@ -13,6 +13,7 @@ from lastmile.api.cases import CaseStore
 from lastmile.api.config import ApiConfig
 from lastmile.api.metrics import ApiMetrics
 from lastmile.api.ratelimit import RateLimiter
+from lastmile.api.slots import StreamSlots
 from lastmile.api.webhooks import WebhookStore
 
 
@@ -26,6 +27,8 @@ class Ctx:
     cases: CaseStore
     webhooks: WebhookStore
     limiter: RateLimiter
+    streams: Redis  # own bounded pool for the SSE streams' blocking reads
+    sse_slots: StreamSlots
 
 
 CTX = web.AppKey("lastmile_api", Ctx)

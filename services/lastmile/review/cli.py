@@ -59,12 +59,11 @@ def review(
     ] = "",
 ) -> None:
     """Service-quality review per town and carrier, from Redis or a replay of the log."""
-    from lastmile.cli import _load, fail
+    from lastmile.cli import _load, fail, settings_or_fail
     from lastmile.commands.progress import console
     from lastmile.review.report import FORMATS, redis_pair, replay_pair, review_of, write_review
-    from lastmile.settings import Settings
 
-    settings = Settings()
+    settings = settings_or_fail()
     formats = fmt or (["html", "json"] if schedule else ["html"])
     for f in formats:
         if f not in FORMATS:
