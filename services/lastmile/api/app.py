@@ -94,6 +94,8 @@ ROUTES: list[tuple[str, str, Handler]] = [
     ("GET", "/v1/webhooks", webhook_views.status),
     ("DELETE", "/v1/webhooks", webhook_views.delete),
     ("GET", "/v1/webhooks/deliveries", webhook_views.deliveries),
+    ("GET", "/v1/admin/webhooks", webhook_views.list_all),
+    ("DELETE", "/v1/admin/webhooks/{carrier}", webhook_views.delete_any),
 ]
 
 

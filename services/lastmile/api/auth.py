@@ -113,6 +113,15 @@ class KeyStore:
             await self.redis.exists(self._live(hash_key(key)))
         )
 
+    async def carrier_has_live_key(self, carrier: str) -> bool:
+        """Whether any key of `carrier` is live (webhooks stop for a carrier without one)."""
+        for raw in (await self.redis.hgetall(self._index)).values():  # type: ignore[misc]
+            rec = orjson.loads(raw)
+            live = rec.get("carrier") == carrier and rec.get("revoked_at") is None
+            if live and await self.redis.exists(self._live(rec["hash"])):
+                return True
+        return False
+
     async def list(self) -> list[dict[str, Any]]:
         rows = await self.redis.hgetall(self._index)  # type: ignore[misc]
         out = [orjson.loads(v) for v in rows.values()]

@@ -63,6 +63,9 @@ def issue(
     if (carrier is None) == (not regulator):
         typer.echo("error: give exactly one of --carrier CODE or --regulator", err=True)
         raise typer.Exit(2)
+    if label is not None and (len(label) > 200 or not label.isprintable()):
+        typer.echo("error: --label must be at most 200 printable characters", err=True)
+        raise typer.Exit(2)
     try:
         key, rec = _with_store(
             lambda ks: ks.issue("regulator" if regulator else "carrier", carrier, label)
@@ -92,9 +95,52 @@ def list_keys() -> None:
     for r in _with_store(lambda ks: ks.list()):
         state = f"revoked {r['revoked_at']}" if r.get("revoked_at") else "active"
         typer.echo(
-            f"{r['id']}\t{r['role']}\t{r.get('carrier') or '-'}\t{r['created_at']}\t"
-            f"{state}\t{r.get('label') or ''}"
+            f"{r['id']}\t{r['role']}\t{printable(r.get('carrier') or '-')}\t{r['created_at']}\t"
+            f"{state}\t{printable(r.get('label') or '')}"
         )
+
+
+webhooks_app = typer.Typer(
+    name="webhooks",
+    help="The regulator's view of carriers' webhook registrations: list, delete.",
+    no_args_is_help=True,
+)
+
+
+def _with_webhooks(fn: Callable[[Any], Awaitable[T]]) -> T:
+    from lastmile.api.webhooks import WebhookStore
+    from lastmile.settings import load_settings
+
+    prefix = load_settings().redis_prefix
+    return _with_redis(lambda redis: fn(WebhookStore(redis, prefix)))
+
+
+@webhooks_app.command("list")
+def list_webhooks() -> None:
+    """Every carrier's registration: carrier, id, status, URL, last error (never the secret)."""
+    for r in _with_webhooks(lambda ws: ws.all()):
+        typer.echo(
+            "\t".join(
+                printable(str(v))
+                for v in (r["carrier"], r["id"], r["status"], r["url"], r["last_error"] or "-")
+            )
+        )
+
+
+@webhooks_app.command("delete")
+def delete_webhook(
+    carrier: Annotated[str, typer.Argument(help="carrier code, e.g. ZTO")],
+) -> None:
+    """Remove a carrier's registration: its deliveries stop at once."""
+    if not _with_webhooks(lambda ws: ws.delete(carrier)):
+        typer.echo(f"error: carrier {printable(carrier)} has no webhook registration", err=True)
+        raise typer.Exit(1)
+    typer.echo(f"deleted the webhook registration of {printable(carrier)}")
+
+
+def printable(text: str) -> str:
+    """`text` with control characters escaped: a label or URL cannot forge output lines."""
+    return "".join(c if c.isprintable() else repr(c)[1:-1] for c in text)
 
 
 def api(
@@ -206,3 +252,4 @@ async def _serve(settings: Any, config: Any, port: int, metrics_host: str, m_por
 def register(app: typer.Typer) -> None:
     app.command("api")(api)
     app.add_typer(keys_app, name="keys")
+    app.add_typer(webhooks_app, name="webhooks")

@@ -22,8 +22,10 @@ from typing import Any
 import aiohttp
 import orjson
 from redis.asyncio import Redis
+from redis.exceptions import RedisError
 
 from lastmile.api import egress
+from lastmile.api.auth import KeyStore
 from lastmile.api.config import ApiConfig
 from lastmile.api.metrics import ApiMetrics
 from lastmile.api.signing import sign
@@ -68,6 +70,7 @@ class Dispatcher:
         self.config = config
         self.metrics = metrics
         self.store = WebhookStore(redis, prefix)
+        self.keys = KeyStore(redis, prefix)
         self.token = secrets.token_hex(8)
         self._renew = redis.register_script(_RENEW)
         self._release = redis.register_script(_RELEASE)
@@ -83,8 +86,8 @@ class Dispatcher:
             while True:
                 try:
                     carriers = await self.redis.smembers(self.store.carriers_key)  # type: ignore[misc]
-                except Exception:  # Redis down for a moment: try again on the next poll
-                    log.exception("listing webhook registrations failed")
+                except RedisError as exc:  # Redis down for a moment: try on the next poll
+                    log.warning("listing webhook registrations failed: %s", type(exc).__name__)
                     carriers = set()
                 for c in carriers:
                     task = self._tasks.get(c)
@@ -120,15 +123,26 @@ class Dispatcher:
     async def _carrier_loop(self, carrier: str) -> None:
         try:
             while await self.store.get(carrier) is not None:
+                if not await self.keys.carrier_has_live_key(carrier):
+                    await self._suspend(carrier)  # revoked: nothing leaves until a new key
+                    continue
                 if not await self._hold_lease(carrier):
                     await asyncio.sleep(self.config.webhook_poll_s)
                     continue
                 await self._catch_up(carrier)
         except asyncio.CancelledError:
             raise
+        except RedisError as exc:
+            log.warning("webhooks for %s paused: Redis %s", carrier, type(exc).__name__)
+            await asyncio.sleep(self.config.webhook_poll_s)
         except Exception:
             log.exception("webhook loop for %s failed; it restarts on the next poll", carrier)
             await asyncio.sleep(self.config.webhook_poll_s)
+
+    async def _suspend(self, carrier: str) -> None:
+        await self.redis.hset(self.store.key("state", carrier), "status", "suspended")  # type: ignore[misc]
+        self.metrics.webhook_lag_seconds.labels(carrier).set(0)
+        await asyncio.sleep(self.config.webhook_poll_s)
 
     async def _catch_up(self, carrier: str) -> None:
         cursor_key = self.store.key("cursor", carrier)
@@ -185,7 +199,9 @@ class Dispatcher:
         while True:
             attempt += 1
             reg = await self.store.get(carrier)
-            if reg is None or not await self._hold_lease(carrier):
+            if reg is None or not await self.keys.carrier_has_live_key(carrier):
+                return False  # removed, or the carrier's last key was revoked
+            if not await self._hold_lease(carrier):
                 return False
             outcome, status, error, took = await self._post(reg, delivery_id, body)
             self.metrics.deliveries.labels(carrier, outcome).inc()

@@ -172,7 +172,7 @@ SCHEMAS: dict[str, Any] = {
         url=STR,
         created_at=TIME,
         cursor=nullable(STR),
-        status={"type": "string", "enum": ["ok", "retrying"]},
+        status={"type": "string", "enum": ["ok", "retrying", "suspended"]},
         attempts=INT,
         last_error=nullable(STR),
         last_attempt_at=nullable(STR),
@@ -192,6 +192,13 @@ SCHEMAS: dict[str, Any] = {
         duration_ms=nullable({"type": "number"}),
         at=TIME,
         next_retry_at=nullable(TIME),
+    ),
+    "WebhookList": obj(
+        ["items"],
+        items={
+            "type": "array",
+            "items": {"allOf": [obj(["carrier"], carrier=STR), ref("WebhookStatus")]},
+        },
     ),
     "DeliveryPage": obj(
         ["items", "next_cursor"],
@@ -427,6 +434,26 @@ OPERATIONS: dict[tuple[str, str], dict[str, Any]] = {
                 {"type": "string", "pattern": r"^[0-9]{1,20}-[0-9]{1,20}$"},
                 "next_cursor of the previous page",
             ),
+        ],
+    ),
+    ("GET", "/v1/admin/webhooks"): op(
+        "Every carrier's webhook registration and delivery state (regulator)",
+        REGULATOR,
+        _ok("the registrations", "WebhookList"),
+        "403",
+    ),
+    ("DELETE", "/v1/admin/webhooks/{carrier}"): op(
+        "Remove a carrier's webhook registration (regulator); deliveries stop at once",
+        REGULATOR,
+        {"204": {"description": "removed"}},
+        "403 404",
+        params=[
+            {
+                "name": "carrier",
+                "in": "path",
+                "required": True,
+                "schema": {"type": "string", "minLength": 1, "maxLength": 16},
+            }
         ],
     ),
 }

@@ -106,6 +106,16 @@ class WebhookStore:
             "pending_delivery": state.get("pending_delivery"),
         }
 
+    async def all(self) -> list[dict[str, Any]]:
+        """Every carrier's registration and state (the regulator's view), by carrier."""
+        carriers = sorted(await self.redis.smembers(self.carriers_key))  # type: ignore[misc]
+        out = []
+        for carrier in carriers:
+            st = await self.status(carrier)
+            if st is not None:
+                out.append({"carrier": carrier, **st})
+        return out
+
     async def delete(self, carrier: str) -> bool:
         pipe = self.redis.pipeline(transaction=True)
         pipe.delete(self.key("", carrier))
