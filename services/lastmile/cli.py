@@ -19,6 +19,7 @@ app = typer.Typer(
     pretty_exceptions_enable=False,
 )
 
+MAX_SIM_PARCELS = 2_000_000  # a simulation is built in memory before it is written
 NetworkOpt = Annotated[str, typer.Option("--network", help="network.v1 file (JSON or YAML)")]
 
 
@@ -81,6 +82,7 @@ def detect(
 ) -> None:
     """Run the rulebook over JSONL exports; write each violation once."""
     from lastmile.commands.detect import print_summary, run_detect
+    from lastmile.io.atomic import SamePathError, check_outputs, write_bytes
 
     net, cfg = _load(network, config)
     for path in (scans, complaints):
@@ -89,19 +91,34 @@ def detect(
 
             if not os.path.isfile(path):  # type: ignore[arg-type]
                 fail(f"input file not found: {path}")
+    try:
+        check_outputs(
+            [
+                ("--scans", scans),
+                ("--complaints", complaints),
+                ("--network", network),
+                ("--config", config),
+            ],
+            [("--out", out), ("--dlq", dlq), ("--summary-json", summary_json)],
+        )
+    except SamePathError as exc:
+        fail(str(exc), "write the outputs to other paths")
+    if out == "-" and dlq == "-":
+        fail("--out and --dlq cannot both be stdout")
     summary = run_detect(net, cfg, scans, complaints, out, dlq)
     print_summary(summary)
     if summary_json:
-        with open(summary_json, "wb") as f:
-            f.write(orjson.dumps(summary, option=orjson.OPT_INDENT_2))
+        write_bytes(summary_json, orjson.dumps(summary, option=orjson.OPT_INDENT_2))
 
 
 @app.command()
 def simulate(
     network: NetworkOpt,
     out: Annotated[str, typer.Option("--out", help="output directory")],
-    days: Annotated[int, typer.Option("--days", min=1)] = 1,
-    parcels_per_day: Annotated[int, typer.Option("--parcels-per-day", min=1)] = 5000,
+    days: Annotated[int, typer.Option("--days", min=1, max=366)] = 1,
+    parcels_per_day: Annotated[
+        int, typer.Option("--parcels-per-day", min=1, max=MAX_SIM_PARCELS)
+    ] = 5000,
     seed: Annotated[int, typer.Option("--seed")] = 1,
     start: Annotated[str | None, typer.Option("--start", help="first day, YYYY-MM-DD")] = None,
     rate: Annotated[
@@ -120,7 +137,22 @@ def simulate(
             fail(f"--rate {item!r}: want RULE=FRACTION, e.g. fee_charged=0.01")
         if not sep:
             fail(f"--rate {item!r}: want RULE=FRACTION")
+    if days * parcels_per_day > MAX_SIM_PARCELS:
+        fail(
+            f"--days {days} x --parcels-per-day {parcels_per_day} is more than "
+            f"{MAX_SIM_PARCELS:,} parcels",
+            "simulate fewer parcels, or several runs with different --seed and --start",
+        )
     _load(network)
+    from pathlib import Path
+
+    from lastmile.io.atomic import SamePathError, check_outputs
+
+    names = ("scans.jsonl", "complaints.jsonl", "truth.jsonl", "truth_summary.json")
+    try:
+        check_outputs([("--network", network)], [("--out", str(Path(out) / n)) for n in names])
+    except SamePathError as exc:
+        fail(str(exc), "choose another --out directory")
     try:
         run_simulate_command(network, days, parcels_per_day, seed, out, start, rates)
     except ValueError as exc:

@@ -15,6 +15,8 @@ from typing import IO, Any, BinaryIO
 
 import orjson
 
+from lastmile.io.atomic import atomic_open
+
 
 @contextmanager
 def open_in(path: str) -> Iterator[tuple[BinaryIO, int | None]]:
@@ -36,9 +38,7 @@ def open_out(path: str | None) -> Iterator[IO[bytes] | None]:
         yield sys.stdout.buffer
         sys.stdout.buffer.flush()
     else:
-        p = Path(path)
-        p.parent.mkdir(parents=True, exist_ok=True)
-        with p.open("wb") as f:
+        with atomic_open(path, "wb") as f:  # a failed run leaves no half file behind
             yield f
 
 
