@@ -82,7 +82,7 @@ def detect(
 ) -> None:
     """Run the rulebook over JSONL exports; write each violation once."""
     from lastmile.commands.detect import print_summary, run_detect
-    from lastmile.io.atomic import SamePathError, check_outputs, write_bytes
+    from lastmile.io.atomic import SamePathError, check_outputs, check_writable, write_bytes
 
     net, cfg = _load(network, config)
     for path in (scans, complaints):
@@ -101,8 +101,12 @@ def detect(
             ],
             [("--out", out), ("--dlq", dlq), ("--summary-json", summary_json)],
         )
+        for option, path in (("--out", out), ("--dlq", dlq), ("--summary-json", summary_json)):
+            check_writable(option, path)
     except SamePathError as exc:
         fail(str(exc), "write the outputs to other paths")
+    except OSError as exc:
+        fail(f"{exc.filename}: {exc.strerror}", "choose a path you can write", code=1)
     if out == "-" and dlq == "-":
         fail("--out and --dlq cannot both be stdout")
     summary = run_detect(net, cfg, scans, complaints, out, dlq)
@@ -171,11 +175,25 @@ def score(
 
     from lastmile.evaluation import score as do_score
 
-    def read(path: str) -> list[dict]:
+    def read(path: str, option: str) -> list[dict]:
+        rows = []
         with open(path, "rb") as f:
-            return [orjson.loads(line) for line in f if line.strip()]
+            for n, line in enumerate(f, start=1):
+                if not line.strip() or (n == 1 and line.strip() == b"\xef\xbb\xbf"):
+                    continue
+                try:
+                    row = orjson.loads(line.removeprefix(b"\xef\xbb\xbf") if n == 1 else line)
+                except orjson.JSONDecodeError:
+                    fail(f"{option} {path}, line {n}: not a JSON line")
+                ok = isinstance(row, dict) and all(
+                    isinstance(row.get(k), str) for k in ("violation_id", "type", "rule")
+                )
+                if not ok:
+                    fail(f"{option} {path}, line {n}: want an object with violation_id, type, rule")
+                rows.append(row)
+        return rows
 
-    result = do_score(read(truth), read(violations))
+    result = do_score(read(truth, "--truth"), read(violations, "--violations"))
     t = Table(title="precision / recall", title_justify="left")
     for col in ("type/rule", "truth", "found", "matched", "precision", "recall"):
         t.add_column(col, justify="right" if col != "type/rule" else "left")
@@ -239,12 +257,15 @@ def publish(
 ) -> None:
     """Produce JSONL lines unchanged to scans.v1 / complaints.v1, keyed by parcel_id."""
     import asyncio
+    import math
     import os
 
     from lastmile.commands.publish import publish as do_publish
 
     if not scans and not complaints:
         fail("nothing to publish", "give --scans and/or --complaints")
+    if rate is not None and not (math.isfinite(rate) and rate > 0):
+        fail(f"--rate {rate}: want a positive number of messages per second")
     for path in (scans, complaints):
         if path and not os.path.isfile(path):
             fail(f"input file not found: {path}")
@@ -255,7 +276,9 @@ def publish(
         )
     except Exception as exc:  # connection refused and the like
         fail(
-            f"publishing to {settings.kafka_bootstrap} failed: {exc}", "is the stack up? `make up`"
+            f"publishing to {settings.kafka_bootstrap} failed: {exc or type(exc).__name__}",
+            "is the stack up? `make up`",
+            code=1,
         )
     for topic, n in sent.items():
         console.print(f"published {n} lines to {topic}")

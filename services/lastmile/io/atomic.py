@@ -51,6 +51,23 @@ def check_outputs(
                 raise SamePathError(f"{name} and {other} are the same file: {path}")
 
 
+def check_writable(option: str, path: str | None) -> None:
+    """Refuse (OSError naming the option) an output path that cannot be written, before any
+    work is done: a directory, or a place under a file or an unwritable directory."""
+    if path in (None, "-"):
+        return
+    p = Path(path)
+    if p.is_dir():
+        raise IsADirectoryError(21, f"{option} is a directory", str(p))
+    parent = p.parent
+    while not parent.exists():
+        parent = parent.parent
+    if not parent.is_dir():
+        raise NotADirectoryError(20, f"{option}: {parent} is not a directory", str(p))
+    if not os.access(parent, os.W_OK | os.X_OK):
+        raise PermissionError(13, f"{option}: cannot write in {parent}", str(p))
+
+
 @contextlib.contextmanager
 def atomic_open(path: str | Path, mode: str = "wb", **kwargs: Any) -> Iterator[IO[Any]]:
     """Open a temporary sibling of `path` for writing; rename it over `path` on success."""

@@ -121,7 +121,9 @@ def review(
             )
         except (OSError, RedisError) as exc:
             fail(
-                f"reading Redis at {settings.redis_url} failed: {exc}", "is the stack up? `make up`"
+                f"reading Redis at {settings.redis_url} failed: {type(exc).__name__}: {exc}",
+                "is the stack up? `make up`",
+                code=1,
             )
 
     current = pair[0] if schedule is not None else pair[0].restrict(town, carrier)
