@@ -52,6 +52,14 @@ def dead_letter(source: str, line_no: int | None, raw: bytes, reason: str, detai
     return orjson.dumps(record) + b"\n"
 
 
+UTF8_BOM = b"\xef\xbb\xbf"
+
+
+def strip_bom(data: bytes) -> bytes:
+    """Without a leading UTF-8 byte order mark (only ever at the start of a file)."""
+    return data[len(UTF8_BOM) :] if data.startswith(UTF8_BOM) else data
+
+
 def strip_eol(line: bytes) -> bytes:
     if line.endswith(b"\n"):
         line = line[:-1]
