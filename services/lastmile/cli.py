@@ -7,6 +7,7 @@ from typing import Annotated, NoReturn
 
 import orjson
 import typer
+from rich.markup import escape
 
 from lastmile.commands.progress import console
 
@@ -18,14 +19,35 @@ app = typer.Typer(
     pretty_exceptions_enable=False,
 )
 
+MAX_SIM_PARCELS = 2_000_000  # a simulation is built in memory before it is written
 NetworkOpt = Annotated[str, typer.Option("--network", help="network.v1 file (JSON or YAML)")]
 
 
 def fail(message: str, hint: str | None = None, code: int = 2) -> NoReturn:
-    console.print(f"[bold red]error:[/] {message}")
+    """One line saying what is wrong (and one saying what to do); exit 2 (usage) or 1."""
+    console.print(f"[bold red]error:[/] {escape(message)}", soft_wrap=True)
     if hint:
-        console.print(f"[yellow]hint:[/] {hint}")
+        console.print(f"[yellow]hint:[/] {escape(hint)}", soft_wrap=True)
     raise typer.Exit(code)
+
+
+def settings_or_fail():  # type: ignore[no-untyped-def]
+    """The settings, or one line naming the bad LASTMILE_* variable (exit 2)."""
+    from lastmile.settings import SettingsError, load_settings
+
+    try:
+        return load_settings()
+    except SettingsError as exc:
+        fail(str(exc), "fix or unset the variable (docs/configuration.md)")
+
+
+@app.callback()
+def _root(
+    debug: Annotated[
+        bool, typer.Option("--debug", help="show the traceback of an unexpected error")
+    ] = False,
+) -> None:
+    """Parcel tracking and last-mile delivery-quality monitor (快递进村)."""
 
 
 def _load(network: str, config: str | None = None):  # type: ignore[no-untyped-def]
@@ -60,6 +82,7 @@ def detect(
 ) -> None:
     """Run the rulebook over JSONL exports; write each violation once."""
     from lastmile.commands.detect import print_summary, run_detect
+    from lastmile.io.atomic import SamePathError, check_outputs, check_writable, write_bytes
 
     net, cfg = _load(network, config)
     for path in (scans, complaints):
@@ -68,19 +91,38 @@ def detect(
 
             if not os.path.isfile(path):  # type: ignore[arg-type]
                 fail(f"input file not found: {path}")
+    try:
+        check_outputs(
+            [
+                ("--scans", scans),
+                ("--complaints", complaints),
+                ("--network", network),
+                ("--config", config),
+            ],
+            [("--out", out), ("--dlq", dlq), ("--summary-json", summary_json)],
+        )
+        for option, path in (("--out", out), ("--dlq", dlq), ("--summary-json", summary_json)):
+            check_writable(option, path)
+    except SamePathError as exc:
+        fail(str(exc), "write the outputs to other paths")
+    except OSError as exc:
+        fail(f"{exc.filename}: {exc.strerror}", "choose a path you can write", code=1)
+    if out == "-" and dlq == "-":
+        fail("--out and --dlq cannot both be stdout")
     summary = run_detect(net, cfg, scans, complaints, out, dlq)
     print_summary(summary)
     if summary_json:
-        with open(summary_json, "wb") as f:
-            f.write(orjson.dumps(summary, option=orjson.OPT_INDENT_2))
+        write_bytes(summary_json, orjson.dumps(summary, option=orjson.OPT_INDENT_2))
 
 
 @app.command()
 def simulate(
     network: NetworkOpt,
     out: Annotated[str, typer.Option("--out", help="output directory")],
-    days: Annotated[int, typer.Option("--days", min=1)] = 1,
-    parcels_per_day: Annotated[int, typer.Option("--parcels-per-day", min=1)] = 5000,
+    days: Annotated[int, typer.Option("--days", min=1, max=366)] = 1,
+    parcels_per_day: Annotated[
+        int, typer.Option("--parcels-per-day", min=1, max=MAX_SIM_PARCELS)
+    ] = 5000,
     seed: Annotated[int, typer.Option("--seed")] = 1,
     start: Annotated[str | None, typer.Option("--start", help="first day, YYYY-MM-DD")] = None,
     rate: Annotated[
@@ -99,7 +141,22 @@ def simulate(
             fail(f"--rate {item!r}: want RULE=FRACTION, e.g. fee_charged=0.01")
         if not sep:
             fail(f"--rate {item!r}: want RULE=FRACTION")
+    if days * parcels_per_day > MAX_SIM_PARCELS:
+        fail(
+            f"--days {days} x --parcels-per-day {parcels_per_day} is more than "
+            f"{MAX_SIM_PARCELS:,} parcels",
+            "simulate fewer parcels, or several runs with different --seed and --start",
+        )
     _load(network)
+    from pathlib import Path
+
+    from lastmile.io.atomic import SamePathError, check_outputs
+
+    names = ("scans.jsonl", "complaints.jsonl", "truth.jsonl", "truth_summary.json")
+    try:
+        check_outputs([("--network", network)], [("--out", str(Path(out) / n)) for n in names])
+    except SamePathError as exc:
+        fail(str(exc), "choose another --out directory")
     try:
         run_simulate_command(network, days, parcels_per_day, seed, out, start, rates)
     except ValueError as exc:
@@ -118,11 +175,25 @@ def score(
 
     from lastmile.evaluation import score as do_score
 
-    def read(path: str) -> list[dict]:
+    def read(path: str, option: str) -> list[dict]:
+        rows = []
         with open(path, "rb") as f:
-            return [orjson.loads(line) for line in f if line.strip()]
+            for n, line in enumerate(f, start=1):
+                if not line.strip() or (n == 1 and line.strip() == b"\xef\xbb\xbf"):
+                    continue
+                try:
+                    row = orjson.loads(line.removeprefix(b"\xef\xbb\xbf") if n == 1 else line)
+                except orjson.JSONDecodeError:
+                    fail(f"{option} {path}, line {n}: not a JSON line")
+                ok = isinstance(row, dict) and all(
+                    isinstance(row.get(k), str) for k in ("violation_id", "type", "rule")
+                )
+                if not ok:
+                    fail(f"{option} {path}, line {n}: want an object with violation_id, type, rule")
+                rows.append(row)
+        return rows
 
-    result = do_score(read(truth), read(violations))
+    result = do_score(read(truth, "--truth"), read(violations, "--violations"))
     t = Table(title="precision / recall", title_justify="left")
     for col in ("type/rule", "truth", "found", "matched", "precision", "recall"):
         t.add_column(col, justify="right" if col != "type/rule" else "left")
@@ -148,10 +219,10 @@ def demo(
     from pathlib import Path
 
     from lastmile.commands.demo import run_demo
-    from lastmile.settings import Settings
 
+    settings = settings_or_fail()
     try:
-        code = run_demo(Settings(), Path(os.environ.get("RUN_DIR", "run")), parcels, seed)
+        code = run_demo(settings, Path(os.environ.get("RUN_DIR", "run")), parcels, seed)
     except (OSError, TimeoutError) as exc:
         fail(f"demo failed: {exc}", "is the stack up? `make up`; then `make demo` again")
     raise typer.Exit(code)
@@ -164,9 +235,8 @@ def worker(
     """Run one streaming worker (settings from LASTMILE_* environment variables)."""
     from lastmile.commands.worker import WorkerFailed, run_worker
     from lastmile.io.files import ConfigError, NetworkError
-    from lastmile.settings import Settings
 
-    settings = Settings()
+    settings = settings_or_fail()
     try:
         run_worker(settings, loglevel)
     except WorkerFailed as exc:
@@ -191,24 +261,28 @@ def publish(
 ) -> None:
     """Produce JSONL lines unchanged to scans.v1 / complaints.v1, keyed by parcel_id."""
     import asyncio
+    import math
     import os
 
     from lastmile.commands.publish import publish as do_publish
-    from lastmile.settings import Settings
 
     if not scans and not complaints:
         fail("nothing to publish", "give --scans and/or --complaints")
+    if rate is not None and not (math.isfinite(rate) and rate > 0):
+        fail(f"--rate {rate}: want a positive number of messages per second")
     for path in (scans, complaints):
         if path and not os.path.isfile(path):
             fail(f"input file not found: {path}")
-    settings = Settings()
+    settings = settings_or_fail()
     try:
         sent = asyncio.run(
             do_publish(settings.kafka_bootstrap, scans, complaints, rate, settings.topic_prefix)
         )
     except Exception as exc:  # connection refused and the like
         fail(
-            f"publishing to {settings.kafka_bootstrap} failed: {exc}", "is the stack up? `make up`"
+            f"publishing to {settings.kafka_bootstrap} failed: {exc or type(exc).__name__}",
+            "is the stack up? `make up`",
+            code=1,
         )
     for topic, n in sent.items():
         console.print(f"published {n} lines to {topic}")
@@ -223,11 +297,25 @@ register_api(app)
 
 
 def main() -> None:
+    """Entry point: an unexpected error is one line (exit 1), its traceback only with --debug."""
+    from lastmile.errors import describe
+
+    debug = "--debug" in sys.argv[1:]
     try:
         app()
     except BrokenPipeError:
         sys.stderr.close()
         sys.exit(1)
+    except KeyboardInterrupt:
+        console.print("interrupted", soft_wrap=True)
+        sys.exit(130)
+    except Exception as exc:
+        if debug:
+            raise
+        message, hint, code = describe(exc)
+        console.print(f"[bold red]error:[/] {escape(message)}", soft_wrap=True)
+        console.print(f"[yellow]hint:[/] {escape(hint)}", soft_wrap=True)
+        sys.exit(code)
 
 
 if __name__ == "__main__":

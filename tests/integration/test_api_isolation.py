@@ -22,7 +22,11 @@ pytest_plugins = ["test_api_support"]
 
 
 def concrete(path: str, vid: str = "V-x", pid: str = "PZ0") -> str:
-    return path.replace("{violation_id}", vid).replace("{parcel_id}", pid)
+    return (
+        path.replace("{violation_id}", vid)
+        .replace("{parcel_id}", pid)
+        .replace("{carrier}", "NOBODY")
+    )
 
 
 PROTECTED = [(m, p) for (m, p), op in openapi.OPERATIONS.items() if op["x-lastmile-roles"]]

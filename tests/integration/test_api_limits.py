@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from test_api_support import World, api_config, serve
+from test_api_support import World, api_config, metrics_text, serve
 
 pytest_plugins = ["test_api_support"]
 
@@ -22,7 +22,7 @@ async def test_rate_limit_is_per_key_and_shared_by_replicas(world: World) -> Non
         # another key has its own bucket; unauthenticated requests are refused before it
         assert (await a.get("/v1/violations", headers=world.auth("EMS"))).status == 200
         assert (await a.get("/v1/violations")).status == 401
-        metrics = await (await a.get("/metrics")).text()
+        metrics = metrics_text(a)
         assert 'lastmile_api_rate_limited_total{role="carrier"} 2.0' in metrics
 
 

@@ -16,12 +16,14 @@ from typing import Any
 
 import pytest
 from aiohttp.test_utils import TestClient, TestServer
+from prometheus_client import generate_latest
 from redis.asyncio import Redis
 
 from builders import APPLE, BIRCH, inbound_path, scan
 from lastmile.api.app import create_app
 from lastmile.api.auth import KeyStore
 from lastmile.api.config import ApiConfig
+from lastmile.api.context import CTX
 from lastmile.domain.engine import Detection
 from lastmile.domain.network import Network
 from lastmile.domain.rules import RuleConfig
@@ -134,3 +136,10 @@ async def serve(world: World, config: ApiConfig | None = None) -> AsyncIterator[
 async def client(world: World) -> AsyncIterator[TestClient]:
     async with serve(world) as c:
         yield c
+
+
+def metrics_text(client: TestClient) -> str:
+    """The API's metrics (served on their own internal port, not by `client`'s app)."""
+    app = client.server.app
+    assert app is not None
+    return generate_latest(app[CTX].metrics.registry).decode()

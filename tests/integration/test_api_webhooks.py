@@ -16,9 +16,10 @@ import orjson
 import pytest
 from aiohttp import web
 from aiohttp.test_utils import TestServer
-from test_api_support import World, api_config, serve
+from test_api_support import World, api_config, metrics_text, serve
 
 from builders import inbound_path, scan
+from lastmile.api.auth import KeyStore
 from lastmile.api.signing import verify_signature
 
 pytest_plugins = ["test_api_support"]
@@ -134,7 +135,7 @@ async def test_signed_deliveries_with_retries_log_and_metrics(
         status = await (await client.get("/v1/webhooks", headers=world.auth("ZTO"))).json()
         assert status["status"] == "ok" and status["last_success_at"]
 
-        metrics = await (await client.get("/metrics")).text()
+        metrics = metrics_text(client)
         assert 'lastmile_webhook_deliveries_total{carrier="ZTO",outcome="failed"} 2.0' in metrics
         assert (
             f'lastmile_webhook_deliveries_total{{carrier="ZTO",outcome="delivered"}} '
@@ -206,3 +207,55 @@ async def test_registration_rules(world: World) -> None:
             "/v1/webhooks/deliveries", params={"cursor": "x"}, headers=world.auth("ZTO")
         )
         assert resp.status == 422
+
+
+async def test_no_deliveries_for_a_carrier_without_a_live_key(
+    world: World, receiver: Receiver
+) -> None:
+    ks = KeyStore(world.redis, world.prefix)
+    async with serve(world, api_config(**FAST)) as client:
+        resp = await client.post(
+            "/v1/webhooks", json={"url": receiver.url, "replay": False}, headers=world.auth("ZTO")
+        )
+        receiver.secret = (await resp.json())["secret"]
+        for rec in await ks.list():  # revoke every ZTO key
+            if rec["carrier"] == "ZTO":
+                await ks.revoke(rec["id"])
+        await asyncio.sleep(0.3)
+        added = await world.project(
+            [
+                *inbound_path("PRV", carrier="ZTO"),
+                scan("PRV", "fee_charged", 999, "P-APPLE", carrier="ZTO", courier="c"),
+            ]
+        )
+        await asyncio.sleep(1.0)
+        assert added[0]["violation_id"] not in receiver.violation_ids()
+        state = await world.redis.hget(f"{world.prefix}:api:wh:state:ZTO", "status")
+        assert state == "suspended"
+        # a new key for the carrier resumes deliveries where they stopped: nothing is lost
+        await ks.issue("carrier", "ZTO")
+        await until(lambda: added[0]["violation_id"] in receiver.violation_ids())
+
+
+async def test_the_regulator_lists_and_removes_any_carriers_webhook(
+    world: World, receiver: Receiver
+) -> None:
+    async with serve(world, api_config(**FAST)) as client:
+        for who in ("ZTO", "EMS"):
+            resp = await client.post(
+                "/v1/webhooks", json={"url": receiver.url}, headers=world.auth(who)
+            )
+            assert resp.status == 201
+        listed = await (await client.get("/v1/admin/webhooks", headers=world.auth("REG"))).json()
+        assert [i["carrier"] for i in listed["items"]] == ["EMS", "ZTO"]
+        assert all("secret" not in i for i in listed["items"])
+        assert (await client.get("/v1/admin/webhooks", headers=world.auth("ZTO"))).status == 403
+        resp = await client.delete("/v1/admin/webhooks/ZTO", headers=world.auth("ZTO"))
+        assert resp.status == 403
+        resp = await client.delete("/v1/admin/webhooks/ZTO", headers=world.auth("REG"))
+        assert resp.status == 204
+        assert (await client.get("/v1/webhooks", headers=world.auth("ZTO"))).status == 404
+        resp = await client.delete("/v1/admin/webhooks/ZTO", headers=world.auth("REG"))
+        assert resp.status == 404
+        listed = await (await client.get("/v1/admin/webhooks", headers=world.auth("REG"))).json()
+        assert [i["carrier"] for i in listed["items"]] == ["EMS"]

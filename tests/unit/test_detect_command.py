@@ -137,3 +137,26 @@ def test_a_bad_rules_config_is_refused(tmp_path):
     )
     assert result.exit_code == 2
     assert "unknown setting 'far_from_adress_m'" in result.output
+
+
+def test_a_utf8_bom_does_not_dead_letter_the_first_line(tmp_path):
+    net, scans, _ = write_inputs(tmp_path)
+    first = _scan("EB", "PB", "arrived", 0, "C-1", destination={"village": "990001101001"})
+    scans.write_bytes(b"\xef\xbb\xbf" + first.encode() + b"\n")
+    out, dlq = tmp_path / "v.jsonl", tmp_path / "dlq.jsonl"
+    result = runner.invoke(
+        app,
+        [
+            "detect",
+            "--network",
+            str(net),
+            "--scans",
+            str(scans),
+            "--out",
+            str(out),
+            "--dlq",
+            str(dlq),
+        ],
+    )
+    assert result.exit_code == 0, result.output
+    assert dlq.read_bytes() == b""

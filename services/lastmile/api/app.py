@@ -11,6 +11,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+import time
 from collections.abc import AsyncIterator, Awaitable, Callable
 
 from aiohttp import web
@@ -18,6 +19,7 @@ from aiohttp.web_urldispatcher import AbstractRoute
 from prometheus_client import CollectorRegistry, generate_latest
 from prometheus_client.exposition import CONTENT_TYPE_LATEST
 from redis.asyncio import Redis
+from redis.exceptions import RedisError
 
 from lastmile.api import sse, views, webhook_views
 from lastmile.api.auth import KeyStore, bearer_token
@@ -29,9 +31,11 @@ from lastmile.api.errors import ApiError, error_response, forbidden, json_respon
 from lastmile.api.metrics import api_metrics
 from lastmile.api.openapi import build, roles_of
 from lastmile.api.ratelimit import RateLimiter
+from lastmile.api.slots import StreamSlots
 from lastmile.api.webhooks import WebhookStore
 from lastmile.domain.network import Network
 from lastmile.io.files import load_network, load_rule_config
+from lastmile.io.redis_client import is_unavailable, sibling
 from lastmile.readmodel.keys import Keys
 from lastmile.readmodel.reader import ReadModelReader
 from lastmile.settings import Settings
@@ -52,22 +56,36 @@ async def openapi_json(request: web.Request) -> web.Response:
 
 
 async def healthz(request: web.Request) -> web.Response:
+    c = ctx(request)
     try:
-        await ctx(request).redis.ping()
-    except Exception:
-        return error_response(503, "unavailable", "Redis is not reachable")
+        await c.redis.ping()
+    except (RedisError, OSError):
+        wait = str(c.config.unavailable_retry_after_s)
+        return error_response(503, "unavailable", "Redis is not reachable", {"Retry-After": wait})
     return json_response({"status": "ok"})
 
 
-async def metrics(request: web.Request) -> web.Response:
-    body = generate_latest(ctx(request).metrics.registry)
-    return web.Response(body=body, headers={"Content-Type": CONTENT_TYPE_LATEST})
+def create_metrics_app(api: web.Application) -> web.Application:
+    """``GET /metrics`` of `api`'s registry, for a separate, internal listener.
+
+    The metrics name carriers and need no key, so they are not served on the API's port:
+    ``lastmile api`` binds this app to ``--metrics-host``/``--metrics-port`` (127.0.0.1).
+    """
+    registry = api[CTX].metrics.registry
+
+    async def metrics(request: web.Request) -> web.Response:
+        body = generate_latest(registry)
+        return web.Response(body=body, headers={"Content-Type": CONTENT_TYPE_LATEST})
+
+    app = web.Application()
+    app.router.add_get("/metrics", metrics)
+    app.on_response_prepare.append(_harden_headers)
+    return app
 
 
 ROUTES: list[tuple[str, str, Handler]] = [
     ("GET", "/openapi.json", openapi_json),
     ("GET", "/healthz", healthz),
-    ("GET", "/metrics", metrics),
     ("GET", "/v1/violations", views.list_violations),
     ("GET", "/v1/violations/stream", sse.stream),
     ("GET", "/v1/violations/{violation_id}", views.get_violation),
@@ -80,7 +98,28 @@ ROUTES: list[tuple[str, str, Handler]] = [
     ("GET", "/v1/webhooks", webhook_views.status),
     ("DELETE", "/v1/webhooks", webhook_views.delete),
     ("GET", "/v1/webhooks/deliveries", webhook_views.deliveries),
+    ("GET", "/v1/admin/webhooks", webhook_views.list_all),
+    ("DELETE", "/v1/admin/webhooks/{carrier}", webhook_views.delete_any),
 ]
+
+
+_last_unavailable_log = 0.0
+
+
+def _log_unavailable(exc: BaseException) -> None:
+    """One line, at most every 10 s: an outage must not flood the log."""
+    global _last_unavailable_log
+    now = time.monotonic()
+    if now - _last_unavailable_log >= 10:
+        _last_unavailable_log = now
+        log.warning("Redis unavailable (%s); answering 503", type(exc).__name__)
+
+
+async def _harden_headers(request: web.Request, resp: web.StreamResponse) -> None:
+    """Every answer: no MIME sniffing, no caching of tenant data, no version banner."""
+    resp.headers["X-Content-Type-Options"] = "nosniff"
+    resp.headers.setdefault("Cache-Control", "no-store")
+    resp.headers["Server"] = "lastmile"
 
 
 def _route_label(request: web.Request) -> str:
@@ -103,8 +142,21 @@ async def errors_and_metrics(request: web.Request, handler: Handler) -> web.Stre
         )
     except (asyncio.CancelledError, ConnectionResetError):
         raise
+    except RedisError as exc:
+        if not is_unavailable(exc):
+            log.error("Redis error on %s %s: %r", request.method, _route_label(request), exc)
+            resp = error_response(500, "internal", "internal server error")
+        else:
+            _log_unavailable(exc)
+            wait = ctx(request).config.unavailable_retry_after_s
+            resp = error_response(
+                503,
+                "unavailable",
+                f"the data store is unavailable; retry in {wait} s",
+                {"Retry-After": str(wait)},
+            )
     except Exception:
-        log.exception("unhandled error on %s %s", request.method, request.path)
+        log.exception("unhandled error on %s %s", request.method, _route_label(request))
         resp = error_response(500, "internal", "internal server error")
     ctx(request).metrics.requests.labels(
         _route_label(request), request.method, str(resp.status)
@@ -169,7 +221,11 @@ def create_app(
         reader=ReadModelReader(redis, Keys(p)),
         network=network if network is not None else load_network(settings.network),
         rules=load_rule_config(settings.rules),
+        streams=sibling(redis, config.sse_max_streams, min_timeout_s=config.sse_poll_s + 5.0),
+        sse_slots=StreamSlots(config.sse_max_streams, config.sse_max_per_key),
     )
+    app.on_response_prepare.append(_harden_headers)
+    app.on_cleanup.append(_close_streams)
     roles: dict[AbstractRoute, tuple[str, ...]] = {}
     for method, path, handler in ROUTES:
         route = app.router.add_route(method, path, handler)
@@ -178,6 +234,10 @@ def create_app(
     if config.run_dispatcher:
         app.cleanup_ctx.append(_dispatcher)
     return app
+
+
+async def _close_streams(app: web.Application) -> None:
+    await app[CTX].streams.aclose()
 
 
 async def _dispatcher(app: web.Application) -> AsyncIterator[None]:

@@ -25,8 +25,8 @@ from redis.asyncio import Redis
 from lastmile.readmodel.keys import Keys
 
 KEY_PREFIX = "lmk_"
-KEY_RE = re.compile(r"^lmk_[A-Za-z0-9_-]{43}$")
-CARRIER_RE = re.compile(r"^[A-Za-z0-9_.-]{1,16}$")
+KEY_RE = re.compile(r"lmk_[A-Za-z0-9_-]{43}")  # use fullmatch: "$" would allow a "\n"
+CARRIER_RE = re.compile(r"[A-Za-z0-9_.-]{1,16}")
 Role = Literal["carrier", "regulator"]
 
 
@@ -44,7 +44,7 @@ def bearer_token(header: str | None) -> str | None:
         return None
     scheme, _, token = header.strip().partition(" ")
     token = token.strip()
-    if scheme.lower() != "bearer" or not KEY_RE.match(token):
+    if scheme.lower() != "bearer" or not KEY_RE.fullmatch(token):
         return None
     return token
 
@@ -77,7 +77,7 @@ class KeyStore:
     ) -> tuple[str, dict[str, Any]]:
         """A new key and its record; the key itself is returned here and never stored."""
         if role == "carrier":
-            if not carrier or not CARRIER_RE.match(carrier):
+            if not carrier or not CARRIER_RE.fullmatch(carrier):
                 raise ValueError(
                     "a carrier key needs a carrier code of 1-16 letters, digits, '_', '.', '-'"
                 )
@@ -108,6 +108,21 @@ class KeyStore:
             return None
         rec = orjson.loads(raw)
         return Principal(rec["id"], rec["role"], rec.get("carrier"))
+
+    async def is_live(self, key: str) -> bool:
+        """Whether `key` is still a live (issued, not revoked) key."""
+        return KEY_RE.fullmatch(key) is not None and bool(
+            await self.redis.exists(self._live(hash_key(key)))
+        )
+
+    async def carrier_has_live_key(self, carrier: str) -> bool:
+        """Whether any key of `carrier` is live (webhooks stop for a carrier without one)."""
+        for raw in (await self.redis.hgetall(self._index)).values():  # type: ignore[misc]
+            rec = orjson.loads(raw)
+            live = rec.get("carrier") == carrier and rec.get("revoked_at") is None
+            if live and await self.redis.exists(self._live(rec["hash"])):
+                return True
+        return False
 
     async def list(self) -> list[dict[str, Any]]:
         rows = await self.redis.hgetall(self._index)  # type: ignore[misc]

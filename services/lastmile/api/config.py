@@ -12,6 +12,11 @@ class ApiConfig:
     rate_per_s: float = 20.0  # token bucket per key: refill rate ...
     burst: int = 60  # ... and capacity
     sse_heartbeat_s: float = 15.0
+    sse_max_streams: int = 200  # open SSE streams per process (each holds one Redis connection)
+    sse_max_per_key: int = 5  # open SSE streams per API key, per process
+    sse_poll_s: float = 1.0  # longest XREAD BLOCK of a stream (must stay below Redis timeouts)
+    sse_revalidate_s: float = 2.0  # a revoked key's open streams close within about this
+    unavailable_retry_after_s: int = 5  # Retry-After of a 503 while Redis is unavailable
     run_dispatcher: bool = True  # deliver webhooks from a background task of the API
     allow_insecure_webhooks: bool = False  # accept http://127.0.0.1 / localhost URLs (tests, demos)
     webhook_poll_s: float = 2.0

@@ -13,6 +13,7 @@ from lastmile.api.cases import CaseStore
 from lastmile.api.config import ApiConfig
 from lastmile.api.metrics import ApiMetrics
 from lastmile.api.ratelimit import RateLimiter
+from lastmile.api.slots import StreamSlots
 from lastmile.api.webhooks import WebhookStore
 from lastmile.domain.network import Network
 from lastmile.domain.rules import RuleConfig
@@ -32,6 +33,8 @@ class Ctx:
     reader: ReadModelReader
     network: Network
     rules: RuleConfig
+    streams: Redis  # own bounded pool for the SSE streams' blocking reads
+    sse_slots: StreamSlots
 
 
 CTX = web.AppKey("lastmile_api", Ctx)

@@ -22,7 +22,10 @@ from typing import Any
 import aiohttp
 import orjson
 from redis.asyncio import Redis
+from redis.exceptions import RedisError
 
+from lastmile.api import egress
+from lastmile.api.auth import KeyStore
 from lastmile.api.config import ApiConfig
 from lastmile.api.metrics import ApiMetrics
 from lastmile.api.signing import sign
@@ -30,6 +33,7 @@ from lastmile.api.webhooks import WebhookStore
 from lastmile.readmodel.keys import Keys
 
 log = logging.getLogger("lastmile.api.webhooks")
+RESPONSE_READ_LIMIT = 4096  # bytes of a receiver's answer read at most
 
 _RELEASE = """
 if redis.call('GET', KEYS[1]) == ARGV[1] then return redis.call('DEL', KEYS[1]) end
@@ -67,6 +71,7 @@ class Dispatcher:
         self.config = config
         self.metrics = metrics
         self.store = WebhookStore(redis, prefix)
+        self.keys = KeyStore(redis, prefix)
         self.token = secrets.token_hex(8)
         self._renew = redis.register_script(_RENEW)
         self._release = redis.register_script(_RELEASE)
@@ -75,16 +80,15 @@ class Dispatcher:
 
     async def run(self) -> None:
         """Start a task for every registered carrier; runs until cancelled."""
-        timeout = aiohttp.ClientTimeout(total=self.config.webhook_timeout_s)
-        self._session = aiohttp.ClientSession(
-            timeout=timeout, headers={"User-Agent": "lastmile-webhooks/1"}
+        self._session = egress.session(
+            self.config.webhook_timeout_s, self.config.allow_insecure_webhooks
         )
         try:
             while True:
                 try:
                     carriers = await self.redis.smembers(self.store.carriers_key)  # type: ignore[misc]
-                except Exception:  # Redis down for a moment: try again on the next poll
-                    log.exception("listing webhook registrations failed")
+                except RedisError as exc:  # Redis down for a moment: try on the next poll
+                    log.warning("listing webhook registrations failed: %s", type(exc).__name__)
                     carriers = set()
                 for c in carriers:
                     task = self._tasks.get(c)
@@ -120,15 +124,26 @@ class Dispatcher:
     async def _carrier_loop(self, carrier: str) -> None:
         try:
             while await self.store.get(carrier) is not None:
+                if not await self.keys.carrier_has_live_key(carrier):
+                    await self._suspend(carrier)  # revoked: nothing leaves until a new key
+                    continue
                 if not await self._hold_lease(carrier):
                     await asyncio.sleep(self.config.webhook_poll_s)
                     continue
                 await self._catch_up(carrier)
         except asyncio.CancelledError:
             raise
+        except RedisError as exc:
+            log.warning("webhooks for %s paused: Redis %s", carrier, type(exc).__name__)
+            await asyncio.sleep(self.config.webhook_poll_s)
         except Exception:
             log.exception("webhook loop for %s failed; it restarts on the next poll", carrier)
             await asyncio.sleep(self.config.webhook_poll_s)
+
+    async def _suspend(self, carrier: str) -> None:
+        await self.redis.hset(self.store.key("state", carrier), "status", "suspended")  # type: ignore[misc]
+        self.metrics.webhook_lag_seconds.labels(carrier).set(0)
+        await asyncio.sleep(self.config.webhook_poll_s)
 
     async def _catch_up(self, carrier: str) -> None:
         cursor_key = self.store.key("cursor", carrier)
@@ -187,7 +202,9 @@ class Dispatcher:
         while True:
             attempt += 1
             reg = await self.store.get(carrier)
-            if reg is None or not await self._hold_lease(carrier):
+            if reg is None or not await self.keys.carrier_has_live_key(carrier):
+                return False  # removed, or the carrier's last key was revoked
+            if not await self._hold_lease(carrier):
                 return False
             outcome, status, error, took = await self._post(reg, delivery_id, body)
             self.metrics.deliveries.labels(carrier, outcome).inc()
@@ -258,17 +275,15 @@ class Dispatcher:
         }
         started = time.perf_counter()
         try:
+            egress.check_literal(reg["url"], self.config.allow_insecure_webhooks)
             async with self._session.post(
                 reg["url"], data=body, headers=headers, allow_redirects=False
             ) as resp:
-                await resp.read()
+                # read a few KiB at most: the answer is not used, and an endless or huge
+                # body must not grow this process (the connection is closed, not reused)
+                await resp.content.read(RESPONSE_READ_LIMIT)
                 took = time.perf_counter() - started
                 ok = 200 <= resp.status < 300
                 return ("delivered" if ok else "failed"), resp.status, None, took
-        except (aiohttp.ClientError, TimeoutError, OSError) as exc:
-            return (
-                "failed",
-                None,
-                f"{type(exc).__name__}: {exc}"[:300],
-                time.perf_counter() - started,
-            )
+        except (aiohttp.ClientError, TimeoutError, OSError, ValueError) as exc:
+            return "failed", None, egress.error_class(exc), time.perf_counter() - started

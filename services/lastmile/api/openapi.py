@@ -172,7 +172,7 @@ SCHEMAS: dict[str, Any] = {
         url=STR,
         created_at=TIME,
         cursor=nullable(STR),
-        status={"type": "string", "enum": ["ok", "retrying"]},
+        status={"type": "string", "enum": ["ok", "retrying", "suspended"]},
         attempts=INT,
         last_error=nullable(STR),
         last_attempt_at=nullable(STR),
@@ -193,6 +193,13 @@ SCHEMAS: dict[str, Any] = {
         at=TIME,
         next_retry_at=nullable(TIME),
     ),
+    "WebhookList": obj(
+        ["items"],
+        items={
+            "type": "array",
+            "items": {"allOf": [obj(["carrier"], carrier=STR), ref("WebhookStatus")]},
+        },
+    ),
     "DeliveryPage": obj(
         ["items", "next_cursor"],
         items={"type": "array", "items": ref("Delivery")},
@@ -207,7 +214,9 @@ ERRORS = {
     "409": "the case is not in a state that allows this action",
     "413": "request body too large",
     "422": "invalid parameter or body",
-    "429": "rate limit of the key exhausted; see Retry-After",
+    "429": "rate limit of the key exhausted (or, on the stream, too many open streams); "
+    "see Retry-After",
+    "503": "Redis is unavailable; see Retry-After",
 }
 
 
@@ -274,7 +283,7 @@ def op(
     if body:
         out["requestBody"] = {"required": body_required, **_json(body)}
     if roles:
-        errors = "401 429 " + errors
+        errors = "401 429 " + errors + " 503"
     else:
         out["security"] = []
     for code in errors.split():
@@ -307,17 +316,7 @@ OPERATIONS: dict[tuple[str, str], dict[str, Any]] = {
                 "description": "healthy",
                 "content": {"application/json": {"schema": obj(["status"], status=STR)}},
             },
-            "503": {"description": "Redis unreachable", **_json("Error")},
-        },
-    ),
-    ("GET", "/metrics"): op(
-        "Prometheus metrics of the API and the webhook dispatcher",
-        PUBLIC,
-        {
-            "200": {
-                "description": "text exposition format",
-                "content": {"text/plain": {"schema": STR}},
-            }
+            "503": {"description": "Redis unreachable; see Retry-After", **_json("Error")},
         },
     ),
     ("GET", "/v1/violations"): op(
@@ -345,12 +344,12 @@ OPERATIONS: dict[tuple[str, str], dict[str, Any]] = {
                 "name": "Last-Event-ID",
                 "in": "header",
                 "required": False,
-                "schema": {"type": "string", "pattern": r"^\d{1,20}-\d{1,20}$"},
+                "schema": {"type": "string", "pattern": r"^[0-9]{1,20}-[0-9]{1,20}$"},
                 "description": "resume after this event id ('0-0': the whole retained stream)",
             },
             _q(
                 "last_event_id",
-                {"type": "string", "pattern": r"^\d{1,20}-\d{1,20}$"},
+                {"type": "string", "pattern": r"^[0-9]{1,20}-[0-9]{1,20}$"},
                 "same as the Last-Event-ID header (for clients that cannot set headers)",
             ),
             FILTERS[-1],
@@ -432,9 +431,29 @@ OPERATIONS: dict[tuple[str, str], dict[str, Any]] = {
             PAGE[0],
             _q(
                 "cursor",
-                {"type": "string", "pattern": r"^\d{1,20}-\d{1,20}$"},
+                {"type": "string", "pattern": r"^[0-9]{1,20}-[0-9]{1,20}$"},
                 "next_cursor of the previous page",
             ),
+        ],
+    ),
+    ("GET", "/v1/admin/webhooks"): op(
+        "Every carrier's webhook registration and delivery state (regulator)",
+        REGULATOR,
+        _ok("the registrations", "WebhookList"),
+        "403",
+    ),
+    ("DELETE", "/v1/admin/webhooks/{carrier}"): op(
+        "Remove a carrier's webhook registration (regulator); deliveries stop at once",
+        REGULATOR,
+        {"204": {"description": "removed"}},
+        "403 404",
+        params=[
+            {
+                "name": "carrier",
+                "in": "path",
+                "required": True,
+                "schema": {"type": "string", "minLength": 1, "maxLength": 16},
+            }
         ],
     ),
 }

@@ -54,10 +54,8 @@ def decode_cursor(cursor: str) -> Position:
 def parse_limit(raw: str | None) -> int:
     if raw is None:
         return DEFAULT_LIMIT
-    try:
-        value = int(raw)
-    except ValueError:
-        raise invalid(f"limit must be an integer from 1 to {MAX_LIMIT}") from None
+    # int() would accept " 5", "1_0" and non-ASCII digits
+    value = int(raw) if _LIMIT.fullmatch(raw) else 0
     if not 1 <= value <= MAX_LIMIT:
         raise invalid(f"limit must be an integer from 1 to {MAX_LIMIT}")
     return value
@@ -98,10 +96,12 @@ def one(query: MultiMapping[str], name: str, max_len: int = 64) -> str | None:
     return value
 
 
-_STREAM_ID = re.compile(r"^(\d{1,20})-(\d{1,20})$")
+# ASCII digits only (\d would take any Unicode digit) and a full match ($ would allow "\n")
+_STREAM_ID = re.compile(r"([0-9]{1,20})-([0-9]{1,20})", re.ASCII)
+_LIMIT = re.compile(r"[0-9]{1,4}", re.ASCII)
 
 
 def is_stream_id(value: str) -> bool:
     """A Redis stream entry id ``ms-seq`` with both parts within 64 bits."""
-    m = _STREAM_ID.match(value)
+    m = _STREAM_ID.fullmatch(value)
     return m is not None and all(int(g) < 2**64 for g in m.groups())

@@ -20,12 +20,12 @@ from lastmile.domain.timeline import timeline
 from lastmile.readmodel.keys import Keys
 
 MAX_TEXT = 1000
-TOWN_RE = re.compile(r"^[A-Za-z0-9_.-]{1,32}$")
+TOWN_RE = re.compile(r"[A-Za-z0-9_.-]{1,32}")
 
 
 def carrier_param(request: web.Request) -> str | None:
     value = one(request.query, "carrier", 16)
-    if value is not None and not CARRIER_RE.match(value):
+    if value is not None and not CARRIER_RE.fullmatch(value):
         raise invalid("carrier must be 1-16 letters, digits, '_', '.' or '-'")
     return value
 
@@ -52,7 +52,7 @@ async def list_violations(request: web.Request) -> web.Response:
     if start is not None and end is not None and start > end:
         raise invalid("from must not be after to")
     town = one(q, "town", 32)
-    if town is not None and not TOWN_RE.match(town):
+    if town is not None and not TOWN_RE.fullmatch(town):
         raise invalid("town must be a town code")
     query = ViolationQuery(carrier_scope(request, who), vtype, rule, town, start, end)
     limit = parse_limit(one(q, "limit"))

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from aiohttp import web
 
+from lastmile.api.auth import CARRIER_RE
 from lastmile.api.context import ctx, principal
 from lastmile.api.errors import invalid, json_response, not_found
 from lastmile.api.pagination import is_stream_id, one, parse_limit
@@ -53,3 +54,16 @@ async def deliveries(request: web.Request) -> web.Response:
         _carrier(request), parse_limit(one(q, "limit")), cursor, outcome
     )
     return json_response({"items": items, "next_cursor": nxt})
+
+
+async def list_all(request: web.Request) -> web.Response:
+    """The regulator's view: every carrier's registration and delivery state."""
+    return json_response({"items": await ctx(request).webhooks.all()})
+
+
+async def delete_any(request: web.Request) -> web.Response:
+    """The regulator removes a carrier's registration (deliveries stop at once)."""
+    carrier = request.match_info["carrier"]
+    if not CARRIER_RE.fullmatch(carrier) or not await ctx(request).webhooks.delete(carrier):
+        raise not_found("webhook registration")
+    return web.Response(status=204)

@@ -12,45 +12,31 @@ Keys (prefix p):
 
 from __future__ import annotations
 
-import ipaddress
 import secrets
 from datetime import UTC, datetime
 from typing import Any
-from urllib.parse import urlsplit
 
 from redis.asyncio import Redis
 
+from lastmile.api.egress import ERROR_CLASSES, check_url
 from lastmile.api.errors import invalid
 from lastmile.readmodel.keys import Keys
 
-LOOPBACK_HOSTS = {"127.0.0.1", "localhost", "::1"}
 LOG_MAXLEN = 10_000
 
 
-def validate_url(url: object, allow_insecure_loopback: bool = False) -> str:
-    """An https URL (or http to loopback when allowed); raises a 422 ApiError otherwise."""
+def validate_url(url: object, allow_insecure: bool = False) -> str:
+    """An https URL to a public host (see lastmile.api.egress); raises a 422 ApiError otherwise.
+
+    With `allow_insecure` (development only) plain http and loopback hosts are accepted.
+    """
     if not isinstance(url, str) or not 1 <= len(url) <= 2048:
         raise invalid("url must be a string of at most 2048 characters")
-    try:
-        parts = urlsplit(url)
-        host = parts.hostname
-        _ = parts.port
-    except ValueError:
-        raise invalid("url is not a valid URL") from None
-    if not host or parts.username is not None or parts.password is not None:
-        raise invalid("url needs a host and no user information")
-    if any(c.isspace() for c in url):
-        raise invalid("url must not contain whitespace")
-    if parts.scheme == "http" and allow_insecure_loopback and host in LOOPBACK_HOSTS:
-        return url
-    if parts.scheme != "https":
-        raise invalid("url must use https")
-    try:
-        ip = ipaddress.ip_address(host)
-    except ValueError:
-        return url
-    if not allow_insecure_loopback and not ip.is_global:
-        raise invalid("url must not point at a private, loopback or link-local address")
+    if any(c.isspace() or not c.isprintable() for c in url):
+        raise invalid("url must not contain whitespace or control characters")
+    why = check_url(url, allow_insecure)
+    if why is not None:
+        raise invalid(why)
     return url
 
 
@@ -114,12 +100,22 @@ class WebhookStore:
             "cursor": cursor,
             "status": state.get("status", "ok"),
             "attempts": int(state.get("attempts", 0)),
-            "last_error": state.get("last_error"),
+            "last_error": public_error(state.get("last_error")),
             "last_attempt_at": state.get("last_attempt_at"),
             "last_success_at": state.get("last_success_at"),
             "failing_since": state.get("failing_since"),
             "pending_delivery": state.get("pending_delivery"),
         }
+
+    async def all(self) -> list[dict[str, Any]]:
+        """Every carrier's registration and state (the regulator's view), by carrier."""
+        carriers = sorted(await self.redis.smembers(self.carriers_key))  # type: ignore[misc]
+        out = []
+        for carrier in carriers:
+            st = await self.status(carrier)
+            if st is not None:
+                out.append({"carrier": carrier, **st})
+        return out
 
     async def delete(self, carrier: str) -> bool:
         pipe = self.redis.pipeline(transaction=True)
@@ -176,8 +172,20 @@ def _log_item(entry_id: str, f: dict[str, str]) -> dict[str, Any]:
         "attempt": int(f.get("attempt") or 0),
         "outcome": f.get("outcome"),
         "status_code": int(f["status_code"]) if f.get("status_code") else None,
-        "error": f.get("error") or None,
+        "error": public_error(f.get("error")),
         "duration_ms": float(f["duration_ms"]) if f.get("duration_ms") else None,
         "at": f.get("at"),
         "next_retry_at": f.get("next_retry_at") or None,
     }
+
+
+def public_error(stored: str | None) -> str | None:
+    """The error as shown to the carrier: an HTTP status or an error class, nothing else.
+
+    Entries written before error classes existed held socket text; they read as a class.
+    """
+    if not stored:
+        return None
+    if stored in ERROR_CLASSES or (stored.startswith("HTTP ") and stored[5:].isdigit()):
+        return stored
+    return "delivery error"

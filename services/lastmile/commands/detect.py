@@ -23,7 +23,7 @@ from lastmile.domain.events import Event
 from lastmile.domain.indicators import compute_indicators
 from lastmile.domain.network import Network
 from lastmile.domain.rules import RuleConfig
-from lastmile.io.jsonl import dead_letter, open_in, open_out, strip_eol
+from lastmile.io.jsonl import dead_letter, open_in, open_out, strip_bom, strip_eol
 
 
 @dataclass
@@ -47,6 +47,8 @@ def read_events(
     line_no = pending = 0
     with open_in(path) as (stream, size), progress_bar(f"reading {source}", size, True) as bar:
         for line_no, line in enumerate(stream, start=1):
+            if line_no == 1:
+                line = strip_bom(line)  # editors on Windows start UTF-8 files with one
             pending += len(line)
             if not line_no & 4095:
                 bar.advance(pending)

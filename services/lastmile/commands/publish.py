@@ -14,6 +14,7 @@ import orjson
 from aiokafka import AIOKafkaProducer
 
 from lastmile.commands.progress import progress_bar
+from lastmile.io.jsonl import strip_bom
 
 
 def key_of(raw: bytes) -> bytes | None:
@@ -32,7 +33,7 @@ async def publish_file(
 
     Lines end at b"\n" exactly as ``detect`` reads them, so both see the same lines.
     """
-    lines = Path(path).read_bytes().split(b"\n")
+    lines = strip_bom(Path(path).read_bytes()).split(b"\n")
     if lines and not lines[-1]:
         lines.pop()  # the file's final newline ends the last line; it does not start one
     lines = [x[:-1] if x.endswith(b"\r") else x for x in lines]

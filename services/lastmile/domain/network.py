@@ -235,17 +235,21 @@ def load_network_text(text: str | bytes, suffix: str = ".json") -> Network:
     """Parse network text (JSON, or YAML when the suffix says so)."""
     import json
 
+    kind = "YAML" if suffix in (".yaml", ".yml") else "JSON"
     try:
-        if suffix in (".yaml", ".yml"):
+        if kind == "YAML":
             import yaml
 
-            doc = yaml.safe_load(text)
+            try:
+                doc = yaml.safe_load(text)
+            except yaml.YAMLError as exc:  # not a ValueError: tags, bad indentation, ...
+                raise ValueError(str(exc).replace("\n", " ")) from exc
         else:
             doc = json.loads(text)
+    except RecursionError:
+        raise NetworkError(f"network file is not usable {kind}: nested too deeply") from None
     except ValueError as exc:
-        raise NetworkError(
-            f"network file is not valid {suffix.lstrip('.').upper()}: {exc}"
-        ) from exc
+        raise NetworkError(f"network file is not valid {kind}: {exc}") from exc
     return parse_network(doc)
 
 

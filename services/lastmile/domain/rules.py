@@ -6,6 +6,7 @@ Defaults are the contract's. A county may override any of them from a YAML/JSON 
 
 from __future__ import annotations
 
+import math
 from collections.abc import Mapping
 from dataclasses import dataclass, field, fields, replace
 from types import MappingProxyType
@@ -60,6 +61,42 @@ class RuleConfig:
         return base
 
 
+# the largest value that still makes sense for each threshold (a typo like an extra few
+# zeros, or .inf, would silently switch a rule off)
+MAXIMA: Mapping[str, float] = MappingProxyType(
+    {
+        "far_from_address_m": 100_000.0,
+        "movement_after_signoff_s": 30 * 86_400.0,
+        "impossible_travel_min_m": 1_000_000.0,
+        "impossible_travel_kmh": 2_000.0,
+        "bulk_window_s": 86_400.0,
+        "bulk_min_signoffs": 100_000,
+        "bulk_min_villages": 10_000,
+        "retention_days": 3_650.0,
+        "on_time_hours": 8_760.0,
+        "stuck_hours": 8_760.0,
+        "coverage_days": 3_650.0,
+    }
+)
+
+
+def _threshold(key: str, value: Any) -> float | int:
+    """A positive, finite, in-range number (a whole number for counts), or ConfigError."""
+    hi = MAXIMA[key]
+    whole = key.startswith("bulk_min")
+    if isinstance(value, bool) or not isinstance(value, int | float):
+        raise ConfigError(f"rules config: {key!r} must be a number ({value!r})")
+    if not math.isfinite(value):
+        raise ConfigError(f"rules config: {key!r} must be a finite number ({value!r})")
+    if not 0 < value <= hi:
+        raise ConfigError(f"rules config: {key!r} must be above 0 and at most {hi:g} ({value!r})")
+    if whole:
+        if value != int(value):
+            raise ConfigError(f"rules config: {key!r} must be a whole number ({value!r})")
+        return int(value)
+    return float(value)
+
+
 def rule_config_from_mapping(doc: Any) -> RuleConfig:
     """Build a RuleConfig from a parsed file; refuse unknown keys and bad values by name."""
     if doc is None:
@@ -88,7 +125,5 @@ def rule_config_from_mapping(doc: Any) -> RuleConfig:
                 raise ConfigError("rules config: 'remote_raises_severity' must be true or false")
             changes[key] = value
         else:
-            if isinstance(value, bool) or not isinstance(value, int | float) or value <= 0:
-                raise ConfigError(f"rules config: {key!r} must be a positive number ({value!r})")
-            changes[key] = int(value) if key.startswith("bulk_min") else float(value)
+            changes[key] = _threshold(key, value)
     return replace(base, **changes)

@@ -20,14 +20,18 @@ def load_rule_config(path: str | Path | None) -> RuleConfig:
     p = Path(path)
     try:
         text = p.read_text(encoding="utf-8")
+    except UnicodeDecodeError:
+        raise ConfigError(f"cannot read rules config {p}: not UTF-8 text") from None
     except OSError as exc:
         raise ConfigError(f"cannot read rules config {p}: {exc.strerror}") from exc
+    kind = "JSON" if p.suffix.lower() == ".json" else "YAML"
     try:
-        doc = json.loads(text) if p.suffix.lower() == ".json" else yaml.safe_load(text)
+        doc = json.loads(text) if kind == "JSON" else yaml.safe_load(text)
+    except RecursionError:
+        raise ConfigError(f"{p}: not usable {kind}: nested too deeply") from None
     except (ValueError, yaml.YAMLError) as exc:
-        raise ConfigError(
-            f"{p}: not valid {'JSON' if p.suffix == '.json' else 'YAML'}: {exc}"
-        ) from exc
+        detail = str(exc).replace("\n", " ")
+        raise ConfigError(f"{p}: not valid {kind}: {detail}") from exc
     try:
         return rule_config_from_mapping(doc)
     except ConfigError as exc:

@@ -15,6 +15,8 @@ from typing import IO, Any, BinaryIO
 
 import orjson
 
+from lastmile.io.atomic import atomic_open
+
 
 @contextmanager
 def open_in(path: str) -> Iterator[tuple[BinaryIO, int | None]]:
@@ -36,9 +38,7 @@ def open_out(path: str | None) -> Iterator[IO[bytes] | None]:
         yield sys.stdout.buffer
         sys.stdout.buffer.flush()
     else:
-        p = Path(path)
-        p.parent.mkdir(parents=True, exist_ok=True)
-        with p.open("wb") as f:
+        with atomic_open(path, "wb") as f:  # a failed run leaves no half file behind
             yield f
 
 
@@ -50,6 +50,14 @@ def dead_letter(source: str, line_no: int | None, raw: bytes, reason: str, detai
     except UnicodeDecodeError:
         record["raw_base64"] = base64.b64encode(raw).decode("ascii")
     return orjson.dumps(record) + b"\n"
+
+
+UTF8_BOM = b"\xef\xbb\xbf"
+
+
+def strip_bom(data: bytes) -> bytes:
+    """Without a leading UTF-8 byte order mark (only ever at the start of a file)."""
+    return data[len(UTF8_BOM) :] if data.startswith(UTF8_BOM) else data
 
 
 def strip_eol(line: bytes) -> bytes:

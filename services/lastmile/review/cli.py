@@ -54,17 +54,19 @@ def review(
         typer.Option("--as-of", help="with --schedule: the day it runs (default today, China)"),
     ] = None,
     salt: Annotated[
-        str,
-        typer.Option("--salt", envvar="LASTMILE_REVIEW_SALT", help="key of the courier pseudonyms"),
-    ] = "",
+        str | None,
+        typer.Option(
+            "--salt",
+            help="key of the courier pseudonyms (default: LASTMILE_REVIEW_SALT or the key file)",
+        ),
+    ] = None,
 ) -> None:
     """Service-quality review per town and carrier, from Redis or a replay of the log."""
-    from lastmile.cli import _load, fail
+    from lastmile.cli import _load, fail, settings_or_fail
     from lastmile.commands.progress import console
     from lastmile.review.report import FORMATS, redis_pair, replay_pair, review_of, write_review
-    from lastmile.settings import Settings
 
-    settings = Settings()
+    settings = settings_or_fail()
     formats = fmt or (["html", "json"] if schedule else ["html"])
     for f in formats:
         if f not in FORMATS:
@@ -119,15 +121,43 @@ def review(
             )
         except (OSError, RedisError) as exc:
             fail(
-                f"reading Redis at {settings.redis_url} failed: {exc}", "is the stack up? `make up`"
+                f"reading Redis at {settings.redis_url} failed: {type(exc).__name__}: {exc}",
+                "is the stack up? `make up`",
+                code=1,
             )
 
+    current = pair[0] if schedule is not None else pair[0].restrict(town, carrier)
+    if current.empty:
+        where = (
+            "the replayed log"
+            if scans
+            else f"Redis at {settings.redis_url} (prefix {settings.redis_prefix})"
+        )
+        fail(
+            f"no data for {period.label()} in {where}"
+            + (
+                f" for {' '.join(x for x in (town, carrier) if x)}"
+                if (town or carrier) and schedule is None
+                else ""
+            ),
+            "check the period, the filters, LASTMILE_REDIS_URL and LASTMILE_REDIS_PREFIX; "
+            "no report was written",
+            code=1,
+        )
+    from lastmile.review.secret import pseudonym_key
+
+    try:
+        key, note = pseudonym_key(salt or settings.review_salt, settings.review_key_file)
+    except (OSError, ValueError) as exc:
+        fail(f"pseudonym key: {exc}", "set LASTMILE_REVIEW_SALT or fix LASTMILE_REVIEW_KEY_FILE", 1)
+    if note:
+        console.print(note)
     out_dir = Path(out)
     scopes: list[tuple[Path, str | None]] = [(out_dir, town)]
     if schedule is not None:
         base = out_dir / period.slug()
         scopes = [(base / "county", None)] + [(base / code, code) for code in net.towns]
     for target, code in scopes:
-        doc = review_of(pair, net, cfg, town=code, carrier=carrier, salt=salt)
+        doc = review_of(pair, net, cfg, town=code, carrier=carrier, salt=key)
         for written in write_review(doc, formats, target):
             console.print(f"wrote {written}")

@@ -9,6 +9,7 @@ import csv
 from pathlib import Path
 from typing import Any
 
+from lastmile.io.atomic import atomic_open
 from lastmile.review.tables import all_tables
 
 
@@ -16,7 +17,7 @@ def write_csv(review: dict[str, Any], out_dir: Path) -> list[Path]:
     written = []
     for table in all_tables(review):
         path = out_dir / f"review-{table.key}.csv"
-        with path.open("w", encoding="utf-8-sig", newline="") as f:
+        with atomic_open(path, "w", encoding="utf-8-sig", newline="") as f:
             w = csv.writer(f)
             w.writerow(table.headers)
             for row in table.rows:

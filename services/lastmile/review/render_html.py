@@ -13,6 +13,7 @@ from typing import Any
 from jinja2 import Environment, select_autoescape
 from markupsafe import Markup
 
+from lastmile.io.atomic import write_text
 from lastmile.review.charts import all_charts
 from lastmile.review.tables import all_tables, fmt
 from lastmile.review.text import summary_lines, title
@@ -115,5 +116,5 @@ def render_html(review: dict[str, Any]) -> str:
 
 def write_html(review: dict[str, Any], out_dir: Path) -> list[Path]:
     path = out_dir / "review.html"
-    path.write_text(render_html(review), encoding="utf-8")
+    write_text(path, render_html(review))
     return [path]

@@ -7,8 +7,10 @@ from typing import Any
 
 import orjson
 
+from lastmile.io.atomic import write_bytes
+
 
 def write_json(review: dict[str, Any], out_dir: Path) -> list[Path]:
     path = out_dir / "review.json"
-    path.write_bytes(orjson.dumps(review, option=orjson.OPT_INDENT_2) + b"\n")
+    write_bytes(path, orjson.dumps(review, option=orjson.OPT_INDENT_2) + b"\n")
     return [path]

@@ -5,6 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
+from lastmile.io.atomic import write_text
 from lastmile.review.tables import Table, all_tables, fmt
 from lastmile.review.text import summary_lines, title
 
@@ -42,5 +43,5 @@ def render_md(review: dict[str, Any]) -> str:
 
 def write_md(review: dict[str, Any], out_dir: Path) -> list[Path]:
     path = out_dir / "review.md"
-    path.write_text(render_md(review), encoding="utf-8")
+    write_text(path, render_md(review))
     return [path]

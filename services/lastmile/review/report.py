@@ -40,11 +40,10 @@ def replay_pair(replay: Replay, period: Period) -> tuple[Collected, Collected]:
 async def redis_pair(
     url: str, prefix: str, network: Network, config: RuleConfig, period: Period
 ) -> tuple[Collected, Collected]:
-    from redis.asyncio import Redis
-
+    from lastmile.io.redis_client import connect
     from lastmile.review.redis_source import collect_redis
 
-    redis = Redis.from_url(url)
+    redis = connect(url, max_connections=4, decode_responses=False)
     try:
         cur = await collect_redis(redis, network, config, period, prefix)
         prev = await collect_redis(redis, network, config, period.previous(), prefix)

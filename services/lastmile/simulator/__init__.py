@@ -18,6 +18,7 @@ from typing import Any
 import orjson
 
 from lastmile.domain.network import Network
+from lastmile.io.atomic import atomic_open, write_bytes
 from lastmile.simulator.generator import DEFAULT_START, generate
 from lastmile.simulator.layout import lay_out_all
 from lastmile.simulator.rates import ALL_RULES, InjectionRates
@@ -109,7 +110,7 @@ def simulate(
 
 
 def _write_lines(path: Path, lines: list[bytes]) -> None:
-    with open(path, "wb") as f:
+    with atomic_open(path, "wb") as f:
         for i in range(0, len(lines), 50_000):
             chunk = lines[i : i + 50_000]
             f.write(b"\n".join(chunk))
@@ -124,7 +125,7 @@ def write_simulation(sim: Simulation, out_dir: Path | str) -> dict[str, Any]:
     _write_lines(out / "scans.jsonl", sim.scan_lines)
     _write_lines(out / "complaints.jsonl", sim.complaint_lines)
     _write_lines(out / "truth.jsonl", [orjson.dumps(t) for t in sim.truth])
-    (out / "truth_summary.json").write_bytes(
-        orjson.dumps(sim.summary, option=orjson.OPT_INDENT_2) + b"\n"
+    write_bytes(
+        out / "truth_summary.json", orjson.dumps(sim.summary, option=orjson.OPT_INDENT_2) + b"\n"
     )
     return sim.summary
