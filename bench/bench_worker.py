@@ -110,14 +110,14 @@ async def delete_topics(bootstrap: str, prefix: str) -> None:
 
 
 async def topic_size(bootstrap: str, topics: list[str]) -> int:
-    from aiokafka import AIOKafkaConsumer, TopicPartition
+    from aiokafka import AIOKafkaConsumer
 
+    from lastmile.io.kafka import topic_partitions
+
+    parts = [tp for t in topics for tp in await topic_partitions(bootstrap, t)]
     consumer = AIOKafkaConsumer(bootstrap_servers=bootstrap, enable_auto_commit=False)
     await consumer.start()
     try:
-        parts = [
-            TopicPartition(t, p) for t in topics for p in consumer.partitions_for_topic(t) or ()
-        ]
         end = await consumer.end_offsets(parts)
         begin = await consumer.beginning_offsets(parts)
         return sum(end[tp] - begin[tp] for tp in parts)
@@ -245,13 +245,15 @@ def violation_listener(
     """Child process: record the arrival time of each probe violation (parcel id → time)."""
 
     async def run() -> None:
-        from aiokafka import AIOKafkaConsumer, TopicPartition
+        from aiokafka import AIOKafkaConsumer
 
+        from lastmile.io.kafka import topic_partitions
+
+        parts = await topic_partitions(bootstrap, topic, wait_s=10.0)
         consumer = AIOKafkaConsumer(bootstrap_servers=bootstrap, enable_auto_commit=False)
         await consumer.start()
         seen: dict[str, float] = {}
         try:
-            parts = [TopicPartition(topic, p) for p in consumer.partitions_for_topic(topic) or ()]
             consumer.assign(parts)
             await consumer.seek_to_end(*parts)
             for tp in parts:

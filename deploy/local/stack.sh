@@ -61,15 +61,16 @@ running() { pid_of "$1" >/dev/null; }
 
 port_open() { (exec 3<>"/dev/tcp/127.0.0.1/$1") 2>/dev/null; }
 
-kafka_java() { java -Dlog4j.configuration="file:$HERE/kafka/tools-log4j.properties" -cp "$KAFKA_LIBS/*" "$@"; }
+TOOLS_LOG4J2="-Dlog4j2.configurationFile=file:$HERE/kafka/tools-log4j2.properties"
+kafka_java() { java "$TOOLS_LOG4J2" -cp "$KAFKA_LIBS/*" "$@"; }
 
 healthy() {
   case $1 in
     kafka)
       port_open "$KAFKA_PORT" || return 1
       # a real Metadata + ApiVersions round trip through the Kafka admin client
-      timeout 60 java -Xmx128m -Dlog4j.configuration="file:$HERE/kafka/tools-log4j.properties" \
-        -cp "$KAFKA_LIBS/*" kafka.admin.BrokerApiVersionsCommand \
+      timeout 60 java -Xmx128m "$TOOLS_LOG4J2" \
+        -cp "$KAFKA_LIBS/*" org.apache.kafka.tools.BrokerApiVersionsCommand \
         --bootstrap-server "127.0.0.1:$KAFKA_PORT" 2>/dev/null | grep -q "127.0.0.1:$KAFKA_PORT (id: 1"
       ;;
     redis) [[ "$(redis-cli -h 127.0.0.1 -p "$REDIS_PORT" ping 2>/dev/null)" == PONG ]] ;;
@@ -110,7 +111,7 @@ start_kafka() {
   # shellcheck disable=SC2086
   launch kafka "$LOGS/kafka.out" java $KAFKA_HEAP -XX:+UseG1GC -XX:MaxGCPauseMillis=20 \
     -XX:+ExitOnOutOfMemoryError -Djava.awt.headless=true \
-    -Dlog4j.configuration="file:$HERE/kafka/log4j.properties" -Dkafka.logs.dir="$LOGS" \
+    -Dlog4j2.configurationFile="file:$HERE/kafka/log4j2.properties" -Dkafka.logs.dir="$LOGS" \
     -cp "$KAFKA_LIBS/*" kafka.Kafka "$KAFKA_CONF_DIR/server.properties"
 }
 

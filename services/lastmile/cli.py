@@ -3,13 +3,13 @@
 from __future__ import annotations
 
 import sys
-from typing import Annotated, NoReturn
+from typing import Annotated
 
 import orjson
 import typer
 from rich.markup import escape
 
-from lastmile.commands.progress import console
+from lastmile.console import console, fail, load_inputs, settings_or_fail
 
 app = typer.Typer(
     name="lastmile",
@@ -23,24 +23,6 @@ MAX_SIM_PARCELS = 2_000_000  # a simulation is built in memory before it is writ
 NetworkOpt = Annotated[str, typer.Option("--network", help="network.v1 file (JSON or YAML)")]
 
 
-def fail(message: str, hint: str | None = None, code: int = 2) -> NoReturn:
-    """One line saying what is wrong (and one saying what to do); exit 2 (usage) or 1."""
-    console.print(f"[bold red]error:[/] {escape(message)}", soft_wrap=True)
-    if hint:
-        console.print(f"[yellow]hint:[/] {escape(hint)}", soft_wrap=True)
-    raise typer.Exit(code)
-
-
-def settings_or_fail():  # type: ignore[no-untyped-def]
-    """The settings, or one line naming the bad LASTMILE_* variable (exit 2)."""
-    from lastmile.settings import SettingsError, load_settings
-
-    try:
-        return load_settings()
-    except SettingsError as exc:
-        fail(str(exc), "fix or unset the variable (docs/configuration.md)")
-
-
 @app.callback()
 def _root(
     debug: Annotated[
@@ -48,20 +30,6 @@ def _root(
     ] = False,
 ) -> None:
     """Parcel tracking and last-mile delivery-quality monitor (快递进村)."""
-
-
-def _load(network: str, config: str | None = None):  # type: ignore[no-untyped-def]
-    from lastmile.io.files import ConfigError, NetworkError, load_network, load_rule_config
-
-    try:
-        net = load_network(network)
-    except NetworkError as exc:
-        fail(str(exc), "fix the named entry of the network file (contract §1)")
-    try:
-        cfg = load_rule_config(config)
-    except ConfigError as exc:
-        fail(str(exc), "see docs/rules.md for the settings and their defaults")
-    return net, cfg
 
 
 @app.command()
@@ -84,7 +52,7 @@ def detect(
     from lastmile.commands.detect import print_summary, run_detect
     from lastmile.io.atomic import SamePathError, check_outputs, check_writable, write_bytes
 
-    net, cfg = _load(network, config)
+    net, cfg = load_inputs(network, config)
     for path in (scans, complaints):
         if path not in (None, "-"):
             import os
@@ -147,7 +115,7 @@ def simulate(
             f"{MAX_SIM_PARCELS:,} parcels",
             "simulate fewer parcels, or several runs with different --seed and --start",
         )
-    _load(network)
+    load_inputs(network)
     from pathlib import Path
 
     from lastmile.io.atomic import SamePathError, check_outputs

@@ -64,8 +64,10 @@ def redis_url() -> str:
 
 @pytest.fixture(scope="session")
 def prometheus_url() -> str:
-    """Base URL of Prometheus (env LASTMILE_PROMETHEUS_URL), ready to serve."""
-    url = os.environ.get("LASTMILE_PROMETHEUS_URL", "http://127.0.0.1:9090").rstrip("/")
+    """Base URL of Prometheus (env LASTMILE_PROMETHEUS_URL, else the stack's own
+    127.0.0.1:LASTMILE_PROMETHEUS_PORT), ready to serve."""
+    port = os.environ.get("LASTMILE_PROMETHEUS_PORT", "9090")
+    url = os.environ.get("LASTMILE_PROMETHEUS_URL", f"http://127.0.0.1:{port}").rstrip("/")
     try:
         with urllib.request.urlopen(f"{url}/-/ready", timeout=5) as resp:
             status = resp.status

@@ -21,7 +21,7 @@ def _with_redis(fn: Callable[[Any], Awaitable[T]]) -> T:
     """Run `fn(redis)` against LASTMILE_REDIS_URL; an unreachable Redis is one line, exit 1."""
     from redis.exceptions import RedisError
 
-    from lastmile.cli import fail, settings_or_fail
+    from lastmile.console import fail, settings_or_fail
     from lastmile.io.redis_client import connect
 
     settings = settings_or_fail()
@@ -178,7 +178,7 @@ def api(
 
     from lastmile.api import logfilter
     from lastmile.api.config import ApiConfig
-    from lastmile.cli import fail, settings_or_fail
+    from lastmile.console import fail, settings_or_fail
 
     settings = settings_or_fail()
     if not (math.isfinite(rate) and rate > 0) or burst < 1:

@@ -24,8 +24,8 @@ import orjson
 from rich.table import Table
 
 from lastmile.commands.detect import run_detect
-from lastmile.commands.progress import console
 from lastmile.commands.publish import publish
+from lastmile.console import console
 from lastmile.io.files import load_network, load_rule_config
 from lastmile.io.kafka import read_topic
 from lastmile.settings import Settings

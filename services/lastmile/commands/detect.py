@@ -8,66 +8,20 @@ from __future__ import annotations
 
 import gc
 from collections import Counter
-from collections.abc import Callable
-from dataclasses import dataclass, field
 from datetime import UTC, datetime
-from typing import IO, Any
+from typing import Any
 
 import orjson
 from rich.table import Table
 
-from lastmile.commands.progress import console, progress_bar
-from lastmile.contract.decode import InvalidMessage, decode_complaint, decode_scan
+from lastmile.console import console
+from lastmile.contract.decode import decode_complaint, decode_scan
 from lastmile.domain.engine import Detection
-from lastmile.domain.events import Event
 from lastmile.domain.indicators import compute_indicators
 from lastmile.domain.network import Network
 from lastmile.domain.rules import RuleConfig
-from lastmile.io.jsonl import dead_letter, open_in, open_out, strip_bom, strip_eol
-
-
-@dataclass
-class InputStats:
-    lines: int = 0
-    valid: int = 0
-    invalid: Counter[str] = field(default_factory=Counter)
-
-
-def read_events(
-    path: str,
-    source: str,
-    decode: Callable[[bytes], Event],
-    detection: Detection,
-    dlq: IO[bytes] | None,
-    stats: InputStats,
-) -> float:
-    """Decode every line of one input into the detection; returns the newest event time."""
-    newest = float("-inf")
-    add = detection.add
-    line_no = pending = 0
-    with open_in(path) as (stream, size), progress_bar(f"reading {source}", size, True) as bar:
-        for line_no, line in enumerate(stream, start=1):
-            if line_no == 1:
-                line = strip_bom(line)  # editors on Windows start UTF-8 files with one
-            pending += len(line)
-            if not line_no & 4095:
-                bar.advance(pending)
-                pending = 0
-            try:
-                event = decode(line)  # JSON allows the trailing newline
-            except InvalidMessage as exc:
-                stats.invalid[exc.reason] += 1
-                if dlq is not None:
-                    raw = strip_eol(line)
-                    dlq.write(dead_letter(source, line_no, raw, exc.reason, exc.detail))
-                continue
-            add(event)
-            if event.ts > newest:
-                newest = event.ts
-        bar.advance(pending)
-    stats.lines += line_no
-    stats.valid += line_no - sum(stats.invalid.values())
-    return newest
+from lastmile.io.events import InputStats, read_events
+from lastmile.io.jsonl import open_out
 
 
 def run_detect(

@@ -13,7 +13,7 @@ from pathlib import Path
 import orjson
 from aiokafka import AIOKafkaProducer
 
-from lastmile.commands.progress import progress_bar
+from lastmile.console import progress_bar
 from lastmile.io.jsonl import strip_bom
 
 

@@ -1,12 +1,6 @@
 """The external contract v1: network file, scan, complaint and violation messages."""
 
 from lastmile.contract.models import (
-    COMPLAINT_CATEGORIES,
-    FEE_REASONS,
-    MOVEMENT_TYPES,
-    SCAN_TYPES,
-    SIGNOFF_METHODS,
-    VIOLATION_TYPES,
     Complaint,
     Destination,
     Fee,
@@ -15,6 +9,14 @@ from lastmile.contract.models import (
     Scan,
     Signoff,
     Violation,
+)
+from lastmile.domain.vocabulary import (
+    COMPLAINT_CATEGORIES,
+    FEE_REASONS,
+    MOVEMENT_TYPES,
+    SCAN_TYPES,
+    SIGNOFF_METHODS,
+    VIOLATION_TYPES,
 )
 
 __all__ = [

@@ -13,13 +13,13 @@ from typing import TYPE_CHECKING, Any
 
 import orjson
 
-from lastmile.contract.models import (
+from lastmile.contract.rfc3339 import TimeFormatError, parse_rfc3339
+from lastmile.domain.vocabulary import (
     COMPLAINT_CATEGORIES,
     FEE_REASONS,
     SCAN_TYPES,
     SIGNOFF_METHODS,
 )
-from lastmile.contract.rfc3339 import TimeFormatError, parse_rfc3339
 
 if TYPE_CHECKING:
     from datetime import datetime

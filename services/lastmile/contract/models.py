@@ -23,6 +23,14 @@ from pydantic import (
 )
 
 from lastmile.contract.rfc3339 import parse_rfc3339
+from lastmile.domain.vocabulary import (
+    COMPLAINT_CATEGORIES,
+    FEE_REASONS,
+    SCAN_TYPES,
+    SEVERITIES,
+    SIGNOFF_METHODS,
+    VIOLATION_TYPES,
+)
 
 ScanType = Literal[
     "collected",
@@ -41,12 +49,17 @@ ComplaintCategory = Literal["not_received", "extra_fee", "not_delivered_to_addre
 ViolationType = Literal["wrong_address", "false_signoff", "extra_fee"]
 Severity = Literal["low", "medium", "high"]
 
-SCAN_TYPES: tuple[str, ...] = get_args(ScanType)
-SIGNOFF_METHODS: tuple[str, ...] = get_args(SignoffMethod)
-FEE_REASONS: tuple[str, ...] = get_args(FeeReason)
-COMPLAINT_CATEGORIES: tuple[str, ...] = get_args(ComplaintCategory)
-VIOLATION_TYPES: tuple[str, ...] = get_args(ViolationType)
-MOVEMENT_TYPES = frozenset({"collected", "arrived", "departed", "handover", "out_for_delivery"})
+# the contract states the domain's vocabulary (lastmile.domain.vocabulary); they must agree
+for _literal, _codes in (
+    (ScanType, SCAN_TYPES),
+    (SignoffMethod, SIGNOFF_METHODS),
+    (FeeReason, FEE_REASONS),
+    (ComplaintCategory, COMPLAINT_CATEGORIES),
+    (ViolationType, VIOLATION_TYPES),
+    (Severity, SEVERITIES),
+):
+    if get_args(_literal) != _codes:
+        raise ImportError(f"contract and domain vocabularies differ: {get_args(_literal)} {_codes}")
 
 
 def _format_time(value: datetime) -> str:

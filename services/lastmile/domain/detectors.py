@@ -11,7 +11,6 @@ from __future__ import annotations
 from collections.abc import Callable
 from dataclasses import dataclass
 
-from lastmile.contract.models import MOVEMENT_TYPES
 from lastmile.domain.events import ComplaintEvent, ScanEvent
 from lastmile.domain.facts import Destination
 from lastmile.domain.findings import Finding
@@ -19,6 +18,7 @@ from lastmile.domain.geo import approx_m, haversine_m
 from lastmile.domain.network import Network, Village
 from lastmile.domain.path import ParcelPath
 from lastmile.domain.rules import RuleConfig
+from lastmile.domain.vocabulary import MOVEMENT_TYPES
 
 
 @dataclass(frozen=True, slots=True)

@@ -2,28 +2,56 @@
 
 from __future__ import annotations
 
+import asyncio
+
 from aiokafka import AIOKafkaConsumer, TopicPartition
+from aiokafka.admin import AIOKafkaAdminClient
 from aiokafka.structs import ConsumerRecord
 
 
+async def topic_partitions(bootstrap: str, topic: str, wait_s: float = 0.0) -> list[TopicPartition]:
+    """The partitions of `topic`, from the broker's metadata; [] when it does not exist.
+
+    A consumer does not know them right after `start()`: aiokafka (0.13 on) bootstraps with a
+    metadata request for no topics, so `partitions_for_topic` is None until a refresh, and
+    the consumer has no public call that refreshes its own metadata. Asking for one topic
+    by name (a consumer's subscription, `AIOKafkaProducer.partitions_for`, the admin's
+    `describe_topics([topic])`) would let the broker auto-create a missing topic, so this
+    asks the admin client for *all* topics, which creates nothing. With `wait_s` it retries
+    until the topic is there (just created elsewhere) or the time is up.
+    """
+    admin = AIOKafkaAdminClient(bootstrap_servers=bootstrap)
+    await admin.start()
+    try:
+        loop = asyncio.get_running_loop()
+        deadline = loop.time() + wait_s
+        while True:
+            for t in await admin.describe_topics():  # None: every topic, nothing created
+                if t["topic"] == topic and t["error_code"] == 0 and t["partitions"]:
+                    ids = sorted(p["partition"] for p in t["partitions"])
+                    return [TopicPartition(topic, p) for p in ids]
+            if loop.time() >= deadline:
+                return []
+            await asyncio.sleep(0.2)
+    finally:
+        await admin.close()
+
+
 async def read_topic(bootstrap: str, topic: str, timeout_s: float = 30.0) -> list[ConsumerRecord]:
-    """Every record on a topic up to its end offsets at the time of the call."""
+    """Every record on a topic up to its end offsets at the time of the call ([] if none)."""
+    parts = await topic_partitions(bootstrap, topic)
+    if not parts:
+        return []
     consumer = AIOKafkaConsumer(
         bootstrap_servers=bootstrap, enable_auto_commit=False, auto_offset_reset="earliest"
     )
     await consumer.start()
     try:
-        found = consumer.partitions_for_topic(topic) or set()
-        parts = [TopicPartition(topic, p) for p in sorted(found)]
-        if not parts:
-            return []
         consumer.assign(parts)
         await consumer.seek_to_beginning(*parts)
         end = await consumer.end_offsets(parts)
         out: list[ConsumerRecord] = []
         remaining = {tp for tp in parts if end[tp] > 0}
-        import asyncio
-
         loop = asyncio.get_running_loop()
         deadline = loop.time() + timeout_s
         while remaining and loop.time() < deadline:

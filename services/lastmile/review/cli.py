@@ -62,8 +62,8 @@ def review(
     ] = None,
 ) -> None:
     """Service-quality review per town and carrier, from Redis or a replay of the log."""
-    from lastmile.cli import _load, fail, settings_or_fail
-    from lastmile.commands.progress import console
+    from lastmile.console import console, fail, settings_or_fail
+    from lastmile.console import load_inputs as _load
     from lastmile.review.report import FORMATS, redis_pair, replay_pair, review_of, write_review
 
     settings = settings_or_fail()

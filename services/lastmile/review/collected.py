@@ -22,7 +22,6 @@ TYPE_LABELS = {
     "false_signoff": "虚假签收",
     "extra_fee": "违规二次收费",
 }
-COMPLAINT_CATEGORIES = ("not_received", "extra_fee", "not_delivered_to_address", "other")
 
 
 @dataclass

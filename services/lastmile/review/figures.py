@@ -15,7 +15,8 @@ from typing import Any
 from lastmile.domain.indicators import quantile
 from lastmile.domain.network import Network
 from lastmile.domain.rules import RULES, RuleConfig
-from lastmile.review.collected import COMPLAINT_CATEGORIES, TYPES, UNKNOWN, Collected, ViolationRef
+from lastmile.domain.vocabulary import COMPLAINT_CATEGORIES
+from lastmile.review.collected import TYPES, UNKNOWN, Collected, ViolationRef
 from lastmile.review.ranking import BRAND_TARGET, METHOD, rank_towns
 
 FORMAT = "lastmile.review.v1"

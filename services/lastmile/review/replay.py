@@ -15,7 +15,6 @@ from dataclasses import dataclass, field
 from datetime import UTC, date, datetime
 from typing import Any
 
-from lastmile.commands.detect import InputStats, read_events
 from lastmile.contract.decode import decode_complaint, decode_scan
 from lastmile.domain.engine import Detection, ParcelAnalysis
 from lastmile.domain.events import ScanEvent
@@ -24,6 +23,7 @@ from lastmile.domain.indicators import HOUR, compute_indicators, end_to_end_hour
 from lastmile.domain.network import Network
 from lastmile.domain.path import ParcelPath
 from lastmile.domain.rules import RuleConfig
+from lastmile.io.events import InputStats, read_events
 from lastmile.review.collected import UNKNOWN, Collected, ViolationRef
 from lastmile.review.period import Period, china_day
 

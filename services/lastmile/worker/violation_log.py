@@ -23,6 +23,8 @@ from collections.abc import Awaitable, Callable, Iterable
 import orjson
 from aiokafka import AIOKafkaConsumer, TopicPartition
 
+from lastmile.io.kafka import topic_partitions
+
 log = logging.getLogger(__name__)
 
 SOURCE_HEADER = "lastmile-source"  # topic:partition of the input that revealed it
@@ -87,14 +89,10 @@ class ViolationLog:
         self._task = asyncio.create_task(self._run(), name="violation-log")
 
     async def _partitions(self) -> list[TopicPartition]:
-        assert self._consumer is not None
-        for _ in range(100):
-            found = self._consumer.partitions_for_topic(self.topic)
-            if found:
-                return [TopicPartition(self.topic, p) for p in sorted(found)]
-            await self._consumer._client.force_metadata_update()
-            await asyncio.sleep(0.1)
-        raise RuntimeError(f"topic {self.topic} not found: was it created?")
+        parts = await topic_partitions(self.bootstrap, self.topic, wait_s=10.0)
+        if not parts:
+            raise RuntimeError(f"topic {self.topic} not found: was it created?")
+        return parts
 
     async def stop(self) -> None:
         if self._task is not None:

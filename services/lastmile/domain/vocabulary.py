@@ -1,0 +1,31 @@
+"""The programme's vocabulary: the codes events and violations are made of.
+
+The domain's own words. The contract (``lastmile.contract``) states the same codes as
+pydantic ``Literal`` types and checks at import that they agree with these.
+"""
+
+from __future__ import annotations
+
+SCAN_TYPES: tuple[str, ...] = (
+    "collected",
+    "arrived",
+    "departed",
+    "handover",
+    "out_for_delivery",
+    "delivered",
+    "fee_charged",
+    "returned",
+    "exception",
+)
+# a scan that says the parcel moved on (after a sign-off: a false sign-off, 虚假签收)
+MOVEMENT_TYPES = frozenset({"collected", "arrived", "departed", "handover", "out_for_delivery"})
+SIGNOFF_METHODS: tuple[str, ...] = ("recipient", "proxy", "locker", "station")
+FEE_REASONS: tuple[str, ...] = ("delivery_surcharge", "cod_payment", "other")
+COMPLAINT_CATEGORIES: tuple[str, ...] = (
+    "not_received",
+    "extra_fee",
+    "not_delivered_to_address",
+    "other",
+)
+VIOLATION_TYPES: tuple[str, ...] = ("wrong_address", "false_signoff", "extra_fee")
+SEVERITIES: tuple[str, ...] = ("low", "medium", "high")
