@@ -24,7 +24,8 @@ topic, n, bootstrap = sys.argv[1], int(sys.argv[2]), sys.argv[3]
 app = faust.App("noop-" + topic, broker="kafka://" + bootstrap, store="memory://",
                 web_enabled=False, consumer_auto_offset_reset="earliest",
                 key_serializer="raw", value_serializer="raw")
-t = app.topic(topic, key_type=bytes, value_type=bytes, key_serializer="raw", value_serializer="raw")
+t = app.topic(*topic.split(","), key_type=bytes, value_type=bytes,
+              key_serializer="raw", value_serializer="raw")
 state = {"n": 0, "t0": None, "batches": 0}
 
 @app.agent(t)
@@ -65,6 +66,24 @@ async def produce(bootstrap: str, topic: str, lines: list[bytes], partitions: in
         await producer.stop()
 
 
+def noop_rate(bootstrap: str, topics: list[str], n: int, timeout: float = 600) -> tuple:
+    """A no-op Faust agent drains ``topics`` (n messages) with a fresh group:
+    (events, seconds from first to last batch, batches); raises if it never finished."""
+    proc = subprocess.run(
+        [sys.executable, "-c", CHILD, ",".join(topics), str(n), bootstrap],
+        capture_output=True,
+        text=True,
+        timeout=timeout,
+    )
+    # Faust routes the child's stdout through its logger: find the line wherever it went
+    output = proc.stdout + proc.stderr
+    found = [x[x.index("RESULT") :].split() for x in output.splitlines() if "RESULT" in x]
+    if not found:
+        raise RuntimeError("the no-op Faust agent did not finish:\n" + output[-2000:])
+    _, got, dt, batches = found[0][:4]
+    return int(got), float(dt), int(batches)
+
+
 def main() -> int:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawTextHelpFormatter)
     ap.add_argument("--messages", type=int, default=100_000)
@@ -78,22 +97,10 @@ def main() -> int:
     lines = (sim_dir / "scans.jsonl").read_bytes().splitlines()[: args.messages]
     topic = f"noop-{uuid.uuid4().hex[:8]}"
     asyncio.run(produce(bootstrap, topic, lines, args.partitions))
-    proc = subprocess.run(
-        [sys.executable, "-c", CHILD, topic, str(len(lines)), bootstrap],
-        capture_output=True,
-        text=True,
-        timeout=300,
-    )
-    # Faust routes the child's stdout through its logger: find the line wherever it went
-    output = proc.stdout + proc.stderr
-    found = [x[x.index("RESULT") :].split() for x in output.splitlines() if "RESULT" in x]
-    if not found:
-        print(output[-2000:], file=sys.stderr)
-        return 1
-    _, n, dt, batches = found[0][:4]
+    n, dt, batches = noop_rate(bootstrap, [topic], len(lines))
     print(
-        f"faust no-op agent (take_events 2000 / 50 ms): {int(n):,} events in {float(dt):.2f} s "
-        f"= {int(n) / float(dt):,.0f} events/s, {int(n) / int(batches):.0f} events per batch"
+        f"faust no-op agent (take_events 2000 / 50 ms): {n:,} events in {dt:.2f} s "
+        f"= {n / dt:,.0f} events/s, {n / batches:.0f} events per batch"
     )
     return 0
 

@@ -25,6 +25,11 @@ def run_worker(settings: Settings, loglevel: str = "info") -> None:
     if created:
         logging.getLogger("lastmile.worker").info("created topics: %s", ", ".join(created))
     worker = faust.Worker(w.app, loglevel=loglevel, quiet=True)
+    # the client libraries log every message at DEBUG: never build those records
+    level = logging.getLevelName(loglevel.upper())
+    floor = max(logging.INFO, level) if isinstance(level, int) else logging.INFO
+    for name in ("aiokafka", "faust", "mode", "kafka"):
+        logging.getLogger(name).setLevel(floor)
     try:
         worker.execute_from_commandline()
     except (SystemExit, KeyboardInterrupt):

@@ -50,6 +50,7 @@ from lastmile.worker.faults import Faults
 from lastmile.worker.health import REDIS_ERRORS, RedisHealth, until_ok
 from lastmile.worker.metrics_sink import PrometheusSink
 from lastmile.worker.outbox import FaustOutbox
+from lastmile.worker.sensors import QuietMonitor
 from lastmile.worker.tables import TableCouriers, TableParcels
 from lastmile.worker.topics import TopicNames
 from lastmile.worker.violation_log import ViolationLog
@@ -103,6 +104,8 @@ def make_app(settings: Settings) -> faust.App:
         # keep that short so a restarted (or surviving) worker takes over within seconds
         broker_session_timeout=15.0,
         broker_heartbeat_interval=3.0,
+        Monitor=QuietMonitor,  # our metrics are our own: no per-message bookkeeping
+        producer_linger=0.002,  # a batch's sends leave together (we await their acks anyway)
     )
 
 
