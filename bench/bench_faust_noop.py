@@ -21,7 +21,7 @@ from pathlib import Path
 CHILD = r"""
 import os, sys, time, faust
 topic, n, bootstrap = sys.argv[1], int(sys.argv[2]), sys.argv[3]
-app = faust.App("noop-" + topic, broker="kafka://" + bootstrap, store="memory://",
+app = faust.App("noop-" + os.urandom(5).hex(), broker="kafka://" + bootstrap, store="memory://",
                 web_enabled=False, consumer_auto_offset_reset="earliest",
                 key_serializer="raw", value_serializer="raw")
 t = app.topic(*topic.split(","), key_type=bytes, value_type=bytes,

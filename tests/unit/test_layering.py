@@ -104,7 +104,11 @@ def test_only_the_read_model_package_spells_redis_keys() -> None:
             id(n.value) for n in ast.walk(tree) if isinstance(n, ast.Expr)
         }
         for node in ast.walk(tree):
-            if isinstance(node, ast.Constant) and isinstance(node.value, str):
-                if id(node) not in docs and any(f in node.value for f in families):
-                    found.append(f"{rel}:{node.lineno}: {node.value!r}")
+            if (
+                isinstance(node, ast.Constant)
+                and isinstance(node.value, str)
+                and id(node) not in docs
+                and any(f in node.value for f in families)
+            ):
+                found.append(f"{rel}:{node.lineno}: {node.value!r}")
     assert found == []
