@@ -37,6 +37,11 @@ def invalid(message: str) -> ApiError:
     return ApiError(422, "invalid_request", message)
 
 
+def malformed(message: str) -> ApiError:
+    """A cursor or stream id that is not one this API hands out (issue 10): 400."""
+    return ApiError(400, "bad_request", message)
+
+
 def conflict(message: str) -> ApiError:
     return ApiError(409, "conflict", message)
 

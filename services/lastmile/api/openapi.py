@@ -208,6 +208,7 @@ SCHEMAS: dict[str, Any] = {
 }
 
 ERRORS = {
+    "400": "malformed cursor or stream id (not one this API hands out)",
     "401": "missing, malformed, unknown or revoked key",
     "403": "the key's role may not call this operation",
     "404": "no such resource visible to this key",
@@ -323,7 +324,7 @@ OPERATIONS: dict[tuple[str, str], dict[str, Any]] = {
         "List violations, oldest first, by (occurred_at, violation_id)",
         BOTH,
         _ok("a page; next_cursor is null on the last page", "ViolationPage"),
-        "403 422",
+        "400 403 422",
         params=FILTERS + PAGE,
         description="Carrier keys see only violations whose responsible carrier is theirs. "
         "A page may "
@@ -338,7 +339,7 @@ OPERATIONS: dict[tuple[str, str], dict[str, Any]] = {
                 "content": {"text/event-stream": {"schema": STR}},
             }
         },
-        "403 422",
+        "400 403 422",
         params=[
             {
                 "name": "Last-Event-ID",
@@ -425,7 +426,7 @@ OPERATIONS: dict[tuple[str, str], dict[str, Any]] = {
         "The carrier's delivery log, newest first",
         CARRIER,
         _ok("a page of attempts", "DeliveryPage"),
-        "403 422",
+        "400 403 422",
         params=[
             _q("outcome", {"type": "string", "enum": ["delivered", "failed"]}, "only this outcome"),
             PAGE[0],

@@ -18,7 +18,7 @@ from datetime import datetime
 import orjson
 from multidict import MultiMapping
 
-from lastmile.api.errors import invalid
+from lastmile.api.errors import invalid, malformed
 
 DEFAULT_LIMIT = 100
 MAX_LIMIT = 500
@@ -80,7 +80,7 @@ def parse_cursor(raw: str | None) -> Position | None:
     try:
         return decode_cursor(raw)
     except ValueError:
-        raise invalid("cursor is not a cursor returned by this API") from None
+        raise malformed("cursor is not a cursor returned by this API") from None
 
 
 def one(query: MultiMapping[str], name: str, max_len: int = 64) -> str | None:

@@ -19,7 +19,7 @@ from redis.exceptions import RedisError
 
 from lastmile.api.auth import bearer_token
 from lastmile.api.context import ctx, principal
-from lastmile.api.errors import ApiError, invalid
+from lastmile.api.errors import ApiError, malformed
 from lastmile.api.pagination import is_stream_id
 from lastmile.api.slots import SlotsFull
 from lastmile.api.views import carrier_scope
@@ -42,7 +42,7 @@ def resume_point(request: web.Request) -> str | None:
     if value is None or value == "":
         return None
     if not is_stream_id(value):
-        raise invalid("Last-Event-ID must be an event id of this stream (like 1700000000000-0)")
+        raise malformed("Last-Event-ID must be an event id of this stream (like 1700000000000-0)")
     return value
 
 

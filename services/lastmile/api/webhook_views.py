@@ -6,7 +6,7 @@ from aiohttp import web
 
 from lastmile.api.auth import CARRIER_RE
 from lastmile.api.context import ctx, principal
-from lastmile.api.errors import invalid, json_response, not_found
+from lastmile.api.errors import invalid, json_response, malformed, not_found
 from lastmile.api.pagination import is_stream_id, one, parse_limit
 from lastmile.api.views import read_object
 from lastmile.api.webhooks import validate_url
@@ -49,7 +49,7 @@ async def deliveries(request: web.Request) -> web.Response:
         raise invalid("outcome must be 'delivered' or 'failed'")
     cursor = one(q, "cursor")
     if cursor is not None and not is_stream_id(cursor):
-        raise invalid("cursor is not a cursor returned by this API")
+        raise malformed("cursor is not a cursor returned by this API")
     items, nxt = await ctx(request).webhooks.log(
         _carrier(request), parse_limit(one(q, "limit")), cursor, outcome
     )

@@ -3,7 +3,7 @@
   1. dead letters and sign-offs are handed to the producer
   2. violations not held pass the gate and are handed to the producer
   3. holds and read-model writes go to Redis (waiting while Redis is down)
-  4. the broker acknowledges everything of 1-2
+  4. the broker acknowledges everything of 1-2 (3 and 4 are awaited together)
   5. only then the parcels' paths are stored (the changelog: the batch's "done" marker)
   6. metrics
 
@@ -89,10 +89,10 @@ class Runner:
         holds = [k for k, ids in fx.holds.items() if not all(p.gate.seen(v) for v in ids)]
         if holds:
             now = p.clock().timestamp()
-            await p.retry("hold", lambda: p.holds.hold(holds, now))
+            acks.append(p.retry("hold", lambda: p.holds.hold(holds, now)))
         if fx.read_model:
-            await p.retry("project", lambda: p.read_model.write(fx.read_model))
-        await asyncio.gather(*acks)
+            acks.append(p.retry("project", lambda: p.read_model.write(fx.read_model)))
+        await asyncio.gather(*acks)  # Redis and the broker at once: one wait per batch
         for partition, paths in fx.states.items():
             p.parcels.put_many(partition, paths)
         for partition, gone in fx.expired.items():
