@@ -21,7 +21,9 @@ from pathlib import Path
 CHILD = r"""
 import os, sys, time, faust
 topic, n, bootstrap = sys.argv[1], int(sys.argv[2]), sys.argv[3]
+import tempfile
 app = faust.App("noop-" + os.urandom(5).hex(), broker="kafka://" + bootstrap, store="memory://",
+                datadir=tempfile.mkdtemp(prefix="lastmile-noop-"),
                 web_enabled=False, consumer_auto_offset_reset="earliest",
                 key_serializer="raw", value_serializer="raw")
 t = app.topic(*topic.split(","), key_type=bytes, value_type=bytes,

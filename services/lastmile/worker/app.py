@@ -106,6 +106,7 @@ def make_app(settings: Settings) -> faust.App:
         broker_heartbeat_interval=3.0,
         Monitor=QuietMonitor,  # our metrics are our own: no per-message bookkeeping
         producer_linger=0.002,  # a batch's sends leave together (we await their acks anyway)
+        producer_max_batch_size=512 * 1024,  # a batch's changelog (~1 KiB a parcel) in few requests
     )
 
 
