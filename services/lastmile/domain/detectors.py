@@ -9,7 +9,8 @@ checks that once. The cross-parcel bulk sign-off rule lives in ``bulk``.
 from __future__ import annotations
 
 from collections.abc import Callable
-from dataclasses import dataclass
+from operator import attrgetter
+from typing import NamedTuple
 
 from lastmile.domain.events import ComplaintEvent, ScanEvent
 from lastmile.domain.facts import Destination
@@ -21,8 +22,7 @@ from lastmile.domain.rules import RuleConfig
 from lastmile.domain.vocabulary import MOVEMENT_TYPES
 
 
-@dataclass(frozen=True, slots=True)
-class ParcelContext:
+class ParcelContext(NamedTuple):
     path: ParcelPath
     network: Network
     config: RuleConfig
@@ -261,6 +261,15 @@ _NEED_COMPLAINT = (wrong_address_complaint, false_signoff_complaint, extra_fee_c
 assert set(PARCEL_DETECTORS) == {*_NEED_SIGNOFF, *_NEED_COMPLAINT, fee_charged}
 
 
+_type = attrgetter("type")
+_TRIGGERS = frozenset({"delivered", "fee_charged"})
+
+
+def can_break_a_rule(path: ParcelPath) -> bool:
+    """Every per-parcel rule needs a sign-off, a fee or a complaint (bulk needs a sign-off)."""
+    return bool(path.complaints) or not _TRIGGERS.isdisjoint(map(_type, path.scans))
+
+
 def detect_parcel(ctx: ParcelContext) -> list[Finding]:
     """Every per-parcel rule's finding for one inbound parcel."""
     found: list[Finding] = []
@@ -269,7 +278,7 @@ def detect_parcel(ctx: ParcelContext) -> list[Finding]:
         groups.append(_NEED_SIGNOFF)
     if ctx.path.complaints:
         groups.append(_NEED_COMPLAINT)
-    if any(s.type == "fee_charged" for s in ctx.path.scans):
+    if "fee_charged" in map(_type, ctx.path.scans):
         groups.append((fee_charged,))
     for group in groups:
         for detector in group:

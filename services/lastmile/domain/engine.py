@@ -10,10 +10,10 @@ from __future__ import annotations
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 from datetime import datetime
-from typing import Any
+from typing import Any, NamedTuple
 
 from lastmile.domain.bulk import Signoff, bulk_findings
-from lastmile.domain.detectors import ParcelContext, detect_parcel
+from lastmile.domain.detectors import ParcelContext, can_break_a_rule, detect_parcel
 from lastmile.domain.events import Event
 from lastmile.domain.facts import INBOUND, Destination, contract_carrier, destination_of
 from lastmile.domain.findings import Finding, to_violation
@@ -22,8 +22,7 @@ from lastmile.domain.path import ParcelPath, path_from_events
 from lastmile.domain.rules import RuleConfig
 
 
-@dataclass(frozen=True, slots=True)
-class ParcelAnalysis:
+class ParcelAnalysis(NamedTuple):
     path: ParcelPath
     dest: Destination
     contract_carrier: str | None
@@ -46,7 +45,7 @@ def analyse_parcel(path: ParcelPath, network: Network, config: RuleConfig) -> Pa
     """Findings of every per-parcel rule, and the sign-offs the bulk rule needs."""
     dest = destination_of(path, network)
     cc = contract_carrier(path)
-    if dest.direction != INBOUND or dest.village is None:
+    if dest.direction != INBOUND or dest.village is None or not can_break_a_rule(path):
         return ParcelAnalysis(path, dest, cc, (), ())
     delivered = tuple(s for s in path.scans if s.type == "delivered")
     ctx = ParcelContext(path, network, config, dest, dest.village, delivered)

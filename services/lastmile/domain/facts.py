@@ -5,7 +5,9 @@ Pure functions of (path, network). The detectors and the indicators read these.
 
 from __future__ import annotations
 
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
+from typing import NamedTuple
 
 from lastmile.domain.events import ScanEvent
 from lastmile.domain.network import Network, Village
@@ -16,8 +18,7 @@ OUTBOUND = "outbound"
 UNKNOWN = "unknown"
 
 
-@dataclass(frozen=True, slots=True)
-class Hop:
+class Hop(NamedTuple):
     """A stay at one facility: from the first scan there to leaving it."""
 
     node_id: str
@@ -39,8 +40,7 @@ class Handover:
     event_id: str
 
 
-@dataclass(frozen=True, slots=True)
-class Destination:
+class Destination(NamedTuple):
     village: Village | None
     lat: float | None
     lon: float | None
@@ -82,23 +82,78 @@ def delivered_scans(path: ParcelPath) -> list[ScanEvent]:
 
 def hops(path: ParcelPath, network: Network) -> list[Hop]:
     """Stays at facilities, in time order; a stay ends at its departed scan or the next node."""
+    return _stays(path.scans, network.tiers)
+
+
+def _stays(scans: Sequence[ScanEvent], tiers: Mapping[str | None, str]) -> list[Hop]:
+    """``hops`` over a run of scans that starts a stay (or holds no node before it)."""
     out: list[Hop] = []
     cur: str | None = None
     arrived = 0.0
     departed: float | None = None
-    for s in path.scans:
+    for s in scans:
         nid = s.node_id
         if nid is None:
             continue
         if nid != cur:
             if cur is not None:
-                out.append(Hop(cur, network.tier_of(cur) or "unknown", arrived, departed or s.ts))
+                out.append(Hop(cur, tiers.get(cur, "unknown"), arrived, departed or s.ts))
             cur, arrived, departed = nid, s.ts, None
-        if s.type == "departed" and departed is None:
+        if departed is None and s.type == "departed":
             departed = s.ts
     if cur is not None:
-        out.append(Hop(cur, network.tier_of(cur) or "unknown", arrived, departed))
+        out.append(Hop(cur, tiers.get(cur, "unknown"), arrived, departed))
     return out
+
+
+def newly_finished_hops(
+    before: ParcelPath | None, after: ParcelPath, network: Network
+) -> list[Hop]:
+    """Stays ``after`` reports finished that ``before`` did not (by node and arrival time).
+
+    ``after`` is ``before`` with events folded in. Stays that end before the earliest new
+    scan are the same in both, so only the scans from the start of the stay holding that
+    point are walked again (all of them when an equal arrival time could match old stays).
+    """
+    start = 0
+    if before is not None:
+        start = _unchanged_stays_end(before.scans, after.scans)
+    done = set()
+    if before is not None:
+        done = {
+            (h.node_id, h.arrived_ts)
+            for h in _stays(before.scans[start:], network.tiers)
+            if h.departed_ts is not None
+        }
+    return [
+        h
+        for h in _stays(after.scans[start:], network.tiers)
+        if h.departed_ts is not None and (h.node_id, h.arrived_ts) not in done
+    ]
+
+
+def _unchanged_stays_end(old: Sequence[ScanEvent], new: Sequence[ScanEvent]) -> int:
+    """Index where the stay holding the first changed scan starts (0 when unsure)."""
+    k = len(old)
+    if k and new[k - 1] is not old[-1]:  # else every old scan kept its place
+        k = next(i for i, (a, b) in enumerate(zip(old, new, strict=False)) if a is not b)
+    node: str | None = None
+    start = k
+    i = k - 1
+    while i >= 0:
+        nid = new[i].node_id
+        if nid is not None:
+            if node is None:
+                node = nid
+            elif nid != node:
+                break
+            start = i
+        i -= 1
+    # a stay that ends before ``start`` arrived no later than it: at the same instant it
+    # could share its key with a later stay, so the whole path is compared then
+    if i >= 0 and new[i].ts >= new[start].ts:
+        return 0
+    return start
 
 
 def handovers(path: ParcelPath) -> list[Handover]:

@@ -60,13 +60,17 @@ class Network:
     nodes: Mapping[str, Node]
     _villages_by_town: Mapping[str, tuple[str, ...]] = field(repr=False, default_factory=dict)
     _town_by_center: Mapping[str, str] = field(repr=False, default_factory=dict)
+    # node id → tier, as a plain dict: the hot paths look a tier up for every scan
+    tiers: Mapping[str | None, str] = field(init=False, repr=False, compare=False)
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "tiers", {nid: n.tier for nid, n in self.nodes.items()})
 
     def node(self, node_id: str | None) -> Node | None:
         return self.nodes.get(node_id) if node_id is not None else None
 
     def tier_of(self, node_id: str | None) -> str | None:
-        node = self.node(node_id)
-        return node.tier if node is not None else None
+        return self.tiers.get(node_id)
 
     def village(self, code: str | None) -> Village | None:
         return self.villages.get(code) if code is not None else None
@@ -80,6 +84,11 @@ class Network:
     def town_of_center(self, node_id: str | None) -> str | None:
         """The town whose public service centre is this node, if it is one."""
         return self._town_by_center.get(node_id) if node_id is not None else None
+
+    @property
+    def centre_towns(self) -> Mapping[str | None, str]:
+        """Public service centre node → its town (a plain mapping for hot loops)."""
+        return self._town_by_center  # type: ignore[return-value]
 
     def town_of_node(self, node_id: str | None) -> str | None:
         """The town a town- or village-tier node belongs to."""

@@ -13,6 +13,7 @@ from bisect import insort
 from collections.abc import Iterable
 from dataclasses import dataclass
 from operator import itemgetter
+from typing import NamedTuple
 
 from lastmile.domain.events import ComplaintEvent, Event, ScanEvent
 
@@ -39,6 +40,7 @@ class ParcelPath:
 # (event time, id) as C-level getters: the sort keys of the hot path
 _scan_key = itemgetter(5, 0)  # ScanEvent.ts, ScanEvent.event_id
 _complaint_key = itemgetter(4, 0)  # ComplaintEvent.ts, ComplaintEvent.complaint_id
+_id = itemgetter(0)  # ScanEvent.event_id, ComplaintEvent.complaint_id
 
 
 def evolve(path: ParcelPath, event: Event) -> ParcelPath:
@@ -54,6 +56,46 @@ def evolve(path: ParcelPath, event: Event) -> ParcelPath:
     complaints = list(path.complaints)
     insort(complaints, event, key=_complaint_key)
     return ParcelPath(path.parcel_id, path.scans, tuple(complaints))
+
+
+class Folded(NamedTuple):
+    path: ParcelPath
+    new_scans: list[ScanEvent]  # in the order they were folded
+    new_complaints: list[ComplaintEvent]
+
+
+def fold(path: ParcelPath, events: Iterable[Event]) -> Folded:
+    """Fold events in order, as ``evolve`` one by one would; also say which ones were new."""
+    pid = path.parcel_id
+    scan_ids: set[str] | None = None
+    complaint_ids: set[str] | None = None
+    new_scans: list[ScanEvent] = []
+    new_complaints: list[ComplaintEvent] = []
+    for e in events:
+        if e.parcel_id != pid:
+            raise ValueError(f"event of parcel {e.parcel_id!r} folded into {pid!r}")
+        if isinstance(e, ScanEvent):
+            if scan_ids is None:
+                scan_ids = set(map(_id, path.scans))
+            if e.event_id not in scan_ids:
+                scan_ids.add(e.event_id)
+                new_scans.append(e)
+        else:
+            if complaint_ids is None:
+                complaint_ids = set(map(_id, path.complaints))
+            if e.complaint_id not in complaint_ids:
+                complaint_ids.add(e.complaint_id)
+                new_complaints.append(e)
+    if not new_scans and not new_complaints:
+        return Folded(path, new_scans, new_complaints)
+    # (time, id) keys are distinct within a path, so one sort puts each where insort would
+    scans = path.scans
+    if new_scans:
+        scans = tuple(sorted((*scans, *new_scans), key=_scan_key))
+    complaints = path.complaints
+    if new_complaints:
+        complaints = tuple(sorted((*complaints, *new_complaints), key=_complaint_key))
+    return Folded(ParcelPath(pid, scans, complaints), new_scans, new_complaints)
 
 
 def path_from_events(parcel_id: str, events: Iterable[Event]) -> ParcelPath:

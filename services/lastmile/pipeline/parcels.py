@@ -13,14 +13,15 @@ from __future__ import annotations
 
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
+from operator import attrgetter
 
 from lastmile.domain.engine import ParcelAnalysis, analyse_parcel
 from lastmile.domain.events import ComplaintEvent, Event, ScanEvent
-from lastmile.domain.facts import INBOUND, destination_of, hops
+from lastmile.domain.facts import INBOUND, destination_of, newly_finished_hops
 from lastmile.domain.findings import is_held
 from lastmile.domain.indicators import end_to_end_hours
-from lastmile.domain.network import Network
-from lastmile.domain.path import ParcelPath, evolve
+from lastmile.domain.network import Network, Village
+from lastmile.domain.path import ParcelPath, fold
 from lastmile.domain.rules import RuleConfig
 from lastmile.pipeline.effects import (
     ComplaintFiled,
@@ -31,7 +32,7 @@ from lastmile.pipeline.effects import (
 from lastmile.pipeline.records import Candidate, HoldKey, SignoffRecord
 from lastmile.pipeline.runstate import OpenHop, RunState
 
-FINISHED = ("delivered", "returned")
+_type = attrgetter("type")
 
 
 @dataclass(frozen=True, slots=True)
@@ -63,26 +64,16 @@ def step_parcels(
     newest = state.watermark
     for parcel_id, items in by_parcel.items():
         last = items[-1]
+        batch = [i.event for i in items]
         before = stored(parcel_id, last.partition)
-        if before is not None and before.last_ts < max(i.event.ts for i in items) - retention_s:
+        if before is not None and before.last_ts < max(e.ts for e in batch) - retention_s:
             before = None  # expired: a waybill number used again
-        path = before or ParcelPath(parcel_id)
-        new_scans: list[ScanEvent] = []
-        new_complaints: list[ComplaintEvent] = []
-        delivered_seen: set[str] = set()
-        for item in items:
-            e = item.event
-            after = evolve(path, e)
-            if isinstance(e, ScanEvent) and e.type == "delivered":
-                delivered_seen.add(e.event_id)  # resent even when repeated: couriers dedup
-            if after is path:
-                fx.duplicates += 1
-                continue
-            path = after
-            if isinstance(e, ScanEvent):
-                new_scans.append(e)
-            else:
-                new_complaints.append(e)
+        path, new_scans, new_complaints = fold(before or ParcelPath(parcel_id), batch)
+        fx.duplicates += len(batch) - len(new_scans) - len(new_complaints)
+        # resent even when repeated: couriers dedup
+        delivered_seen = {
+            e.event_id for e in batch if isinstance(e, ScanEvent) and e.type == "delivered"
+        }
         if not new_scans and not new_complaints and not delivered_seen:
             continue  # only repeats: nothing can have changed
         a = analyse_parcel(path, network, config)
@@ -153,18 +144,36 @@ def _facts(
     config: RuleConfig,
 ) -> None:
     """What the read models and metrics count: each transition once."""
-    rm, m = fx.read_model, fx.metrics
+    rm = fx.read_model
     village = a.dest.village
     town = village.town if village else "unknown"
     path = a.path
     first = path.scans[0] if path.scans else None
     if first is not None and (before is None or not before.scans or before.scans[0] != first):
         rm.parcels_seen.append(ParcelSeen(path.parcel_id, first.ts, town, first.carrier))
+    if new_scans:
+        _scans_seen(fx, new_scans, village, network)
+    cc = a.contract_carrier or "unknown"
+    for c in new_complaints:
+        rm.complaints.append(ComplaintFiled(c.complaint_id, c.ts, town, cc, c.category))
+        fx.metrics.complaints[(c.category, town)] += 1
+    if a.inbound and village is not None and "delivered" in map(_type, new_scans):
+        # a first sign-off is a new one: without a new sign-off nothing changes here
+        _first_delivery(fx, a, before, village, network, config)
+    if new_scans:
+        _finished_hops(fx, path, before, network)
+
+
+def _scans_seen(
+    fx: Effects, new_scans: list[ScanEvent], village: Village | None, network: Network
+) -> None:
+    """Scans by type, carrier and tier; brands at town centres; villages a sign-off reached."""
+    rm, m = fx.read_model, fx.metrics
+    tiers, centre_towns = network.tiers, network.centre_towns
     for s in new_scans:
-        tier = network.tier_of(s.node_id)
-        m.scans[(s.type, s.carrier, tier or "unknown")] += 1
+        m.scans[(s.type, s.carrier, tiers.get(s.node_id, "unknown"))] += 1
         m.event_times.append(s.ts)
-        centre_town = network.town_of_center(s.node_id)
+        centre_town = centre_towns.get(s.node_id)
         if centre_town is not None:
             _newest(rm.brands, (centre_town, s.carrier), s.ts)
         if s.type == "delivered":
@@ -173,41 +182,50 @@ def _facts(
                 _newest(rm.reached, (network.villages[node.village].town, node.village), s.ts)
             elif s.node_id is None and village is not None:
                 _newest(rm.reached, (village.town, village.code), s.ts)
-    cc = a.contract_carrier or "unknown"
-    for c in new_complaints:
-        rm.complaints.append(ComplaintFiled(c.complaint_id, c.ts, town, cc, c.category))
-        m.complaints[(c.category, town)] += 1
-    if a.inbound and village is not None:
-        had_delivery = before is not None and any(s.type == "delivered" for s in before.scans)
-        if not had_delivery:
-            d = next((s for s in path.scans if s.type == "delivered"), None)
-            if d is not None:
-                e2e = end_to_end_hours(a, network)
-                remote = village.remote
-                rm.deliveries.append(
-                    FirstDelivery(path.parcel_id, d.ts, town, d.carrier, remote, e2e)
-                )
-                m.deliveries[(d.carrier, town, str(remote).lower())] += 1
-                if e2e is not None:
-                    m.end_to_end_h.append(((d.carrier, town), e2e))
-                    if e2e <= config.on_time_hours:
-                        m.within_target[(d.carrier, town)] += 1
-    if new_scans:
-        done_before = (
-            {(h.node_id, h.arrived_ts) for h in hops(before, network) if h.departed_ts is not None}
-            if before is not None
-            else set()
-        )
-        for h in hops(path, network):
-            if h.dwell_s is not None and (h.node_id, h.arrived_ts) not in done_before:
-                m.dwell_h.append((h.tier, h.dwell_s / 3600))
+
+
+def _first_delivery(
+    fx: Effects,
+    a: ParcelAnalysis,
+    before: ParcelPath | None,
+    village: Village,
+    network: Network,
+    config: RuleConfig,
+) -> None:
+    """An inbound parcel's first sign-off: the rollups and the end-to-end time, once."""
+    d = next((s for s in a.path.scans if s.type == "delivered"), None)
+    if d is None or (before is not None and "delivered" in map(_type, before.scans)):
+        return
+    rm, m = fx.read_model, fx.metrics
+    town = village.town
+    e2e = end_to_end_hours(a, network)
+    remote = village.remote
+    rm.deliveries.append(FirstDelivery(a.path.parcel_id, d.ts, town, d.carrier, remote, e2e))
+    m.deliveries[(d.carrier, town, str(remote).lower())] += 1
+    if e2e is not None:
+        m.end_to_end_h.append(((d.carrier, town), e2e))
+        if e2e <= config.on_time_hours:
+            m.within_target[(d.carrier, town)] += 1
+
+
+def _finished_hops(
+    fx: Effects, path: ParcelPath, before: ParcelPath | None, network: Network
+) -> None:
+    """Dwell of each stay that has just finished (counted once per stay)."""
+    dwell = fx.metrics.dwell_h
+    for h in newly_finished_hops(before, path, network):
+        dwell.append((h.tier, (h.departed_ts - h.arrived_ts) / 3600))  # type: ignore[operator]
 
 
 def _open_hop(state: RunState, a: ParcelAnalysis, partition: int, network: Network) -> None:
     """Remember where each unfinished inbound parcel waits (for the stuck-parcel gauge)."""
     pid = a.path.parcel_id
     scans = a.path.scans
-    if not a.inbound or not scans or any(s.type in FINISHED for s in scans):
+    if not a.inbound or not scans:
+        state.open_hops.pop(pid, None)
+        return
+    types = set(map(_type, scans))
+    if "delivered" in types or "returned" in types:
         state.open_hops.pop(pid, None)
         return
     last = next((s for s in reversed(scans) if s.node_id), None)
@@ -221,7 +239,7 @@ def _open_hop(state: RunState, a: ParcelAnalysis, partition: int, network: Netwo
             break
     town = a.dest.village.town if a.dest.village else "unknown"
     state.open_hops[pid] = OpenHop(
-        network.tier_of(last.node_id) or "unknown", town, since, partition
+        network.tiers.get(last.node_id, "unknown"), town, since, partition
     )
 
 
