@@ -50,7 +50,7 @@ class Settings(BaseSettings):
     review_salt: str = ""
     review_key_file: str = "run/review.key"
     faults: str = ""  # testing only: crash points (worker/faults.py)
-    state_cache: int = Field(default=200_000, ge=1, le=100_000_000)
+    state_cache: int = Field(default=50_000, ge=1, le=100_000_000)
 
     @model_validator(mode="after")
     def _default_worker_id(self) -> Settings:
@@ -108,7 +108,7 @@ SETTINGS_DOC = {
     "LASTMILE_REDIS_PREFIX": ("lm", "prefix of every Redis key"),
     "LASTMILE_HOLD_S": ("5", "seconds a late-sensitive finding waits before it is published"),
     "LASTMILE_STATE_CACHE": (
-        "200000",
+        "50000",
         "decoded parcel paths the worker keeps in memory in front of its table store",
     ),
     "LASTMILE_FAULTS": (

@@ -6,6 +6,7 @@ import asyncio
 import logging
 
 from lastmile.io.files import load_network, load_rule_config
+from lastmile.runtime import tune_collector
 from lastmile.settings import Settings
 
 
@@ -16,6 +17,7 @@ def run_worker(settings: Settings, loglevel: str = "info") -> None:
     from lastmile.worker.app import create_worker
     from lastmile.worker.topics import ensure_topics
 
+    tune_collector()
     network = load_network(settings.network)
     config = load_rule_config(settings.rules)
     w = create_worker(settings, network, config)

@@ -44,6 +44,7 @@ from lastmile.readmodel.holds import RedisHolds
 from lastmile.readmodel.keys import Keys
 from lastmile.readmodel.reader import ReadModelReader
 from lastmile.readmodel.writer import ReadModelWriter
+from lastmile.runtime import freeze_startup_objects
 from lastmile.settings import Settings
 from lastmile.worker import gauges
 from lastmile.worker.faults import Faults
@@ -295,6 +296,7 @@ def create_worker(
     async def start_violation_log() -> None:
         await violation_log.start()
         await violation_log.catch_up()
+        freeze_startup_objects()  # lastmile.runtime: startup objects leave the collector
         w.ready.set()
         log.info("violation log caught up: %d violations already published", len(violation_log.ids))
 
