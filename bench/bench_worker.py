@@ -331,7 +331,12 @@ def violation_listener(
                 for recs in batches.values():
                     for r in recs:
                         if marker in r.value:
-                            seen.setdefault(orjson.loads(r.value)["parcel_id"], now)
+                            v = orjson.loads(r.value)
+                            pid = v["parcel_id"]
+                            if v["rule"] == (
+                                "movement_after_signoff" if is_held(pid) else "fee_charged"
+                            ):
+                                seen.setdefault(pid, now)
         finally:
             await consumer.stop()
             Path(out).write_bytes(orjson.dumps(seen))
@@ -380,7 +385,7 @@ def probe_scans(
                     "type": "delivered",
                     "occurred_at": at(10),
                     "node_id": point,
-                    "courier_id": "EMS-BENCH-R1",
+                    "courier_id": f"EMS-BENCH-R{i}",  # one courier each: no bulk sign-off
                     "signoff": {"method": "recipient"},
                 }
             )
@@ -390,7 +395,7 @@ def probe_scans(
                 "type": "departed",
                 "occurred_at": at(50),
                 "node_id": point,
-                "courier_id": "EMS-BENCH-R1",
+                "courier_id": f"EMS-BENCH-R{i}",
             }
         else:
             probe = {
