@@ -14,7 +14,7 @@ from lastmile.domain.engine import Detection
 from lastmile.domain.events import ScanEvent
 from lastmile.domain.rules import RuleConfig
 from lastmile.pipeline.parcels import Located, step_parcels
-from lastmile.pipeline.records import HoldKey
+from lastmile.pipeline.records import DueHold, HoldKey
 from lastmile.pipeline.runstate import RunState
 from lastmile.readmodel.codec import china_day
 from lastmile.readmodel.holds import RedisHolds
@@ -90,15 +90,17 @@ async def test_what_the_writer_writes_each_reader_reads_back_once(keyed, network
     assert stream == len(violations), "the stream carries each violation once"
 
 
-async def test_holds_keep_their_first_release_time_and_release_by_key(keyed):
+async def test_holds_move_later_only_and_a_release_spares_a_renewed_hold(keyed):
     redis, keys = keyed
     holds = RedisHolds(redis, keys.holds("app"), hold_s=5)
     await holds.hold([HoldKey(1, "P1"), HoldKey(2, "P2")], now=100.0)
-    await holds.hold([HoldKey(1, "P1")], now=200.0)  # already held: keeps 105
     assert await holds.due(104.0) == []
-    assert await holds.due(106.0) == [HoldKey(1, "P1"), HoldKey(2, "P2")]
-    await holds.release([HoldKey(1, "P1")])
-    assert await holds.due(1000.0) == [HoldKey(2, "P2")]
+    due = await holds.due(106.0)
+    assert due == [DueHold(HoldKey(1, "P1"), 105.0), DueHold(HoldKey(2, "P2"), 105.0)]
+    await holds.hold([HoldKey(1, "P1")], now=101.5)  # renewed meanwhile: moves to 106.5
+    await holds.hold([HoldKey(2, "P2")], now=90.0)  # never earlier: stays at 105
+    await holds.release(due)  # removes P2 (unchanged), keeps P1 (renewed)
+    assert await holds.due(1000.0) == [DueHold(HoldKey(1, "P1"), 106.5)]
 
 
 async def test_every_key_lies_under_the_documented_patterns_and_spreads_over_slots(keyed, network):

@@ -331,5 +331,34 @@ async def test_a_hold_whose_parcel_is_not_readable_yet_is_kept(network):
     holds = MemoryHolds(hold_s=0.0)
     await holds.hold([HoldKey(3, "GONE")], NOW.timestamp())
     p = ports(holds=holds)
-    assert await Runner(p, network, RuleConfig()).release_due([HoldKey(3, "GONE")], TOPIC) == 0
+    due = await holds.due(NOW.timestamp())
+    assert await Runner(p, network, RuleConfig()).release_due(due, TOPIC) == 0
     assert list(holds.items) == [HoldKey(3, "GONE")]
+
+
+async def test_a_hold_renewed_while_its_parcel_is_judged_is_not_released(network):
+    """The release judges the parcel's stored path; a complaint processed meanwhile renews
+    the hold before its path is stored. Removing the hold then would lose the complaint's
+    violation for good: the release removes only a hold whose time it read."""
+    clock, holds, parcels = Clock(), MemoryHolds(hold_s=5.0), MemoryParcels()
+    p = ports(MemoryOutbox(), clock, holds=holds, parcels=parcels)
+    runner = Runner(p, network, RuleConfig())
+    delivered = [*inbound_path("K1"), scan("K1", "delivered", 600, "P-APPLE")]
+    moved = scan("K1", "departed", 640, "P-APPLE")  # held: movement after the sign-off
+    await runner.apply(
+        step_parcels(located([*delivered, moved]), parcels.get, network, RuleConfig(), RunState())
+    )
+    clock.now += timedelta(seconds=10)
+    due = await holds.due(clock.now.timestamp())
+    late = complaint("K1", "not_received", 900)  # arrives while the release is under way
+    fx = step_parcels(located([late]), parcels.get, network, RuleConfig(), RunState())
+    await holds.hold(fx.holds, clock.now.timestamp())  # the batch renewed the hold...
+    assert await runner.release_due(due, TOPIC) == 1  # ...judged on the path without it
+    assert list(holds.items) == [HoldKey(0, "K1")], "the renewed hold stays"
+    parcels.put_many(0, fx.states[0])  # the batch finishes: its path is stored
+    clock.now += timedelta(seconds=10)
+    assert await runner.release_due(await holds.due(clock.now.timestamp()), TOPIC) == 1
+    assert sorted(v["rule"] for v in p.outbox.violations) == [
+        "complaint",
+        "movement_after_signoff",
+    ]

@@ -13,7 +13,7 @@ from typing import Any
 
 from lastmile.domain.path import ParcelPath
 from lastmile.pipeline.effects import MetricDeltas, ReadModelWrites
-from lastmile.pipeline.records import DeadLetter, HoldKey, SignoffRecord
+from lastmile.pipeline.records import DeadLetter, DueHold, HoldKey, SignoffRecord
 
 
 @dataclass
@@ -71,14 +71,15 @@ class MemoryHolds:
 
     async def hold(self, keys: Iterable[HoldKey], now: float) -> None:
         for k in keys:
-            self.items.setdefault(k, now + self.hold_s)
+            self.items[k] = max(self.items.get(k, float("-inf")), now + self.hold_s)
 
-    async def due(self, now: float) -> list[HoldKey]:
-        return sorted(k for k, at in self.items.items() if at <= now)
+    async def due(self, now: float) -> list[DueHold]:
+        return sorted(DueHold(k, at) for k, at in self.items.items() if at <= now)
 
-    async def release(self, keys: Iterable[HoldKey]) -> None:
-        for k in keys:
-            self.items.pop(k, None)
+    async def release(self, due: Iterable[DueHold]) -> None:
+        for d in due:
+            if self.items.get(d.key) == d.release_at:
+                del self.items[d.key]
 
 
 @dataclass

@@ -11,7 +11,7 @@ from typing import Any, Protocol
 
 from lastmile.domain.path import ParcelPath
 from lastmile.pipeline.effects import MetricDeltas, ReadModelWrites
-from lastmile.pipeline.records import DeadLetter, HoldKey, SignoffRecord
+from lastmile.pipeline.records import DeadLetter, DueHold, HoldKey, SignoffRecord
 
 
 class ViolationGate(Protocol):
@@ -41,12 +41,14 @@ class Outbox(Protocol):
 
 class HoldStore(Protocol):
     async def hold(self, keys: Iterable[HoldKey], now: float) -> None:
-        """Hold parcels; an existing hold keeps its release time."""
+        """Hold parcels until ``now`` + the hold; an existing hold moves later, never earlier."""
         ...
 
-    async def due(self, now: float) -> list[HoldKey]: ...
+    async def due(self, now: float) -> list[DueHold]: ...
 
-    async def release(self, keys: Iterable[HoldKey]) -> None: ...
+    async def release(self, due: Iterable[DueHold]) -> None:
+        """Remove each hold whose release time is still the one read by ``due``."""
+        ...
 
 
 class ReadModelWriter(Protocol):

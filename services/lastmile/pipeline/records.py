@@ -44,6 +44,17 @@ class HoldKey(NamedTuple):
     parcel_id: str
 
 
+class DueHold(NamedTuple):
+    """A hold whose release time has come, with that time as read.
+
+    Releasing removes the hold only if its time is still this one: a late-sensitive event
+    processed meanwhile pushed it back, and the parcel must be judged again after it.
+    """
+
+    key: HoldKey
+    release_at: float
+
+
 @dataclass(frozen=True, slots=True)
 class DeadLetter:
     """An invalid input message, kept byte for byte with the reason it was refused."""

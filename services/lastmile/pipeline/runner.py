@@ -36,7 +36,7 @@ from lastmile.pipeline.ports import (
     ReadModelWriter,
     ViolationGate,
 )
-from lastmile.pipeline.records import Candidate, HoldKey, SignoffRecord
+from lastmile.pipeline.records import Candidate, DueHold, SignoffRecord
 
 T = TypeVar("T")
 
@@ -105,7 +105,7 @@ class Runner:
         self.ports.couriers.put_many(fx.partition, fx.states)
         await self.ports.couriers.flush()
 
-    async def release_due(self, due: list[HoldKey], topic: str) -> int:
+    async def release_due(self, due: list[DueHold], topic: str) -> int:
         """Publish what the due holds still stand for, wait for the broker, then release.
 
         Returns the number of violations published. If the broker does not acknowledge,
@@ -114,7 +114,8 @@ class Runner:
         p = self.ports
         if not due:
             return 0
-        candidates, judged = judge_held(due, p.parcels.get, self.network, self.config, topic)
+        keys = [d.key for d in due]
+        candidates, judged = judge_held(keys, p.parcels.get, self.network, self.config, topic)
         published = await self._publish(candidates)
         p.fault("hold-published")
         try:
@@ -123,7 +124,9 @@ class Runner:
             for vid, _ in published:
                 p.gate.unclaim(vid)
             raise
-        await p.retry("release_holds", lambda: p.holds.release(judged))
+        done = set(judged)
+        release = [d for d in due if d.key in done]
+        await p.retry("release_holds", lambda: p.holds.release(release))
         p.fault("hold-released")
         return len(published)
 

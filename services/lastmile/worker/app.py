@@ -313,7 +313,8 @@ def create_worker(
             return
         health.ok()
         try:
-            await runner.release_due([k for k in pending if k.partition in owned], names.scans)
+            mine = [d for d in pending if d.key.partition in owned]
+            await runner.release_due(mine, names.scans)
         except Exception as exc:  # not acknowledged: the holds stay for the next tick
             log.warning("held violations not acknowledged (%s); holds kept for a retry", exc)
 
