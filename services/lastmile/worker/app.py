@@ -16,6 +16,7 @@ this module only builds the adapters and hands Faust's batches to it.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 import time
 from collections import defaultdict
@@ -230,8 +231,17 @@ def create_worker(
                 if w.fatal is not None:
                     return
                 raise
+            task = asyncio.ensure_future(handle(batch))
             try:
-                await handle(batch)
+                await asyncio.shield(task)
+            except asyncio.CancelledError:
+                # Stopping. Faust acks a take_events batch when its generator closes, so let
+                # this batch finish its effects first (bounded) rather than leave them half
+                # done under offsets that will be committed.
+                if not task.done():
+                    with contextlib.suppress(BaseException):
+                        await asyncio.wait_for(asyncio.shield(task), timeout=30.0)
+                raise
             except Exception as exc:
                 w.fatal = w.fatal or exc
                 raise
