@@ -28,11 +28,11 @@ from typing import Any
 import faust
 from mode import CrashingSupervisor
 from prometheus_client import generate_latest
-from redis.asyncio import Redis
 
 from lastmile.domain.network import Network
 from lastmile.domain.rules import RuleConfig
 from lastmile.io.codec import decode_signoffs
+from lastmile.io.redis_client import connect
 from lastmile.metrics import Metrics
 from lastmile.pipeline.couriers import step_couriers
 from lastmile.pipeline.effects import Effects
@@ -118,8 +118,13 @@ def create_worker(
     app = make_app(settings)
     names = TopicNames.of(settings)
     metrics = metrics or Metrics.create()
-    # timeouts: a frozen Redis must fail a call (and be retried), never hang the worker
-    redis = Redis.from_url(settings.redis_url, socket_timeout=5.0, socket_connect_timeout=3.0)
+    # a bounded pool and timeouts: a frozen Redis fails a call (retried), never hangs the worker
+    redis = connect(
+        settings.redis_url,
+        max_connections=settings.redis_max_connections,
+        timeout_s=settings.redis_timeout_s,
+        decode_responses=False,
+    )
     keys = Keys(settings.redis_prefix)
     writer = ReadModelWriter(redis, keys, config.retention_days)
     reader = ReadModelReader(redis, keys)
