@@ -7,11 +7,12 @@ BIN := $(VENV)/bin
 RUN_DIR ?= $(CURDIR)/run
 export RUN_DIR
 
-.PHONY: help install test unit integration lint fmt demo up down status clean bench
+.PHONY: help install test chaos unit integration lint fmt demo up down status clean bench
 
 help:
 	@echo "make demo         install what is missing, start Kafka+Redis+Prometheus, stream a simulated day of Yiyuan"
-	@echo "make test         install, start the local stack, run every test (unit + integration), stop the stack"
+	@echo "make test         install, start the local stack, run every test (unit + integration) but the chaos ones, stop the stack"
+	@echo "make chaos        the fault scenarios not yet reliable enough for CI (marker chaos)"
 	@echo "make unit         unit tests only (no services)"
 	@echo "make lint         ruff + mypy (strict on the core)"
 	@echo "make up|down|status|clean   the local stack (Kafka KRaft, Redis, Prometheus) under $(RUN_DIR)"
@@ -45,7 +46,10 @@ demo: install
 	$(BIN)/lastmile demo
 
 test: install
-	bash deploy/local/with-stack.sh $(BIN)/pytest -q tests
+	bash deploy/local/with-stack.sh $(BIN)/pytest -q -m "not chaos" tests
+
+chaos: install
+	bash deploy/local/with-stack.sh $(BIN)/pytest -q -m chaos tests
 
 bench: install
 	$(BIN)/python bench/bench_detect.py

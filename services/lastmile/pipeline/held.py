@@ -20,14 +20,13 @@ def judge_held(
     topic: str,
 ) -> tuple[list[Candidate], list[HoldKey]]:
     """The late-sensitive findings the due parcels still have (a late event may have
-    cancelled some), and the holds judged. A parcel whose stored path is missing or holds
-    fewer events than when it was held (its table still recovering after a restart or a
-    rebalance, or its batch not stored yet) is not judged: its hold stays."""
+    cancelled some), and the holds judged. A parcel whose path is not readable here (its
+    table still recovering after a restart) is not judged: its hold stays."""
     out: list[Candidate] = []
     judged: list[HoldKey] = []
     for key in due:
         path = stored(key.parcel_id, key.partition)
-        if path is None or len(path.scans) + len(path.complaints) < key.events:
+        if path is None:
             continue
         judged.append(key)
         a = analyse_parcel(path, network, config)

@@ -113,9 +113,7 @@ def _findings(fx: Effects, a: ParcelAnalysis, where: Located) -> None:
         else:
             fx.candidates.append(Candidate(f, a.dest, a.contract_carrier or f.carrier, source))
     if held:
-        path = a.path
-        size = len(path.scans) + len(path.complaints)
-        fx.holds[HoldKey(where.partition, path.parcel_id, size)] = held
+        fx.holds[HoldKey(where.partition, a.path.parcel_id)] = held
 
 
 def _signoffs(

@@ -38,16 +38,10 @@ class Candidate:
 
 
 class HoldKey(NamedTuple):
-    """A parcel with a late-sensitive finding waiting out its hold.
-
-    ``events`` is how many events the parcel's path held when the finding was made: the
-    hold is judged only on a stored path holding at least as many (a store still
-    recovering after a rebalance, or a batch not yet stored, would show an older one).
-    """
+    """A parcel with a late-sensitive finding waiting out its hold."""
 
     partition: int
     parcel_id: str
-    events: int = 0
 
 
 class DueHold(NamedTuple):

@@ -29,16 +29,7 @@ return n
 
 
 def _member(k: HoldKey) -> str:
-    return f"{k.partition}|{k.events}|{k.parcel_id}"
-
-
-def _key(member: bytes | str) -> HoldKey:
-    text = member.decode() if isinstance(member, bytes) else member
-    part, _, rest = text.partition("|")
-    count, sep, parcel = rest.partition("|")
-    if sep and count.isdigit():
-        return HoldKey(int(part), parcel, int(count))
-    return HoldKey(int(part), rest)  # the first layout: partition|parcel
+    return f"{k.partition}|{k.parcel_id}"
 
 
 class RedisHolds:
@@ -59,7 +50,11 @@ class RedisHolds:
         raw = await self.redis.zrangebyscore(
             self.key, "-inf", now, start=0, num=limit, withscores=True
         )
-        return [DueHold(_key(m), float(score)) for m, score in raw]
+        out = []
+        for m, score in raw:
+            part, _, pid = (m.decode() if isinstance(m, bytes) else m).partition("|")
+            out.append(DueHold(HoldKey(int(part), pid), float(score)))
+        return out
 
     async def release(self, due: Iterable[DueHold]) -> None:
         """Remove each hold whose release time is still the one ``due`` read (atomic)."""
