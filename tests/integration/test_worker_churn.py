@@ -53,7 +53,8 @@ def test_every_event_sent_twice_and_out_of_order(scenario, traffic, tmp_path):
     assert_exactly_once(scenario, truth(traffic))
 
 
-# Not in `make test`: it still misses a held complaint violation in some runs (3 of 10 here).
+# Not in `make test`: with this code it still missed one held complaint violation in 1 of 4
+# runs here (and 2 of 4 before the hold compare-and-remove).
 # The cause found so far: a worker taking over a partition can judge a due hold on a path
 # its store has not caught up to yet (a rebalance's restore), and release it. A fix that
 # keeps holds until the stored path is as new as the finding made it fail more often, so it
