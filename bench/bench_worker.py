@@ -217,21 +217,7 @@ class WorkerProc:
 
     def wait_processed(self, topics: set[str], count: int, timeout: float) -> tuple:
         """Poll /metrics until ``count`` events are processed: (first seen, done) times."""
-        deadline = time.monotonic() + timeout
-        first = None
-        n = 0
-        while time.monotonic() < deadline:
-            if self.proc.poll() is not None:
-                raise RuntimeError(f"worker exited with {self.proc.returncode}; see {self.log}")
-            with contextlib.suppress(OSError):
-                n = self.processed(topics)
-            now = time.perf_counter()
-            if n and first is None:
-                first = now
-            if n >= count:
-                return first, now
-            time.sleep(POLL_S)
-        raise TimeoutError(f"worker processed {n} of {count} events in {timeout} s")
+        return wait_all([self], topics, count, timeout)
 
     def rss_mib(self) -> float:
         for line in Path(f"/proc/{self.proc.pid}/status").read_text().splitlines():
@@ -250,12 +236,16 @@ class WorkerProc:
         self._log.close()
 
 
-def wait_pair(workers: list[WorkerProc], topics: set[str], count: int, timeout: float) -> tuple:
-    """Poll the workers' /metrics until together they processed ``count`` events."""
+def wait_all(workers: list[WorkerProc], topics: set[str], count: int, timeout: float) -> tuple:
+    """Poll the workers' /metrics until together they processed ``count`` events:
+    (first seen, done) times."""
     deadline = time.monotonic() + timeout
     first = None
     n = 0
     while time.monotonic() < deadline:
+        for w in workers:
+            if w.proc.poll() is not None:
+                raise RuntimeError(f"worker exited with {w.proc.returncode}; see {w.log}")
         with contextlib.suppress(OSError):
             n = sum(w.processed(topics) for w in workers)
         now = time.perf_counter()
@@ -264,7 +254,7 @@ def wait_pair(workers: list[WorkerProc], topics: set[str], count: int, timeout: 
         if n >= count:
             return first, now
         time.sleep(POLL_S)
-    raise TimeoutError(f"two workers processed {n} of {count} events in {timeout} s")
+    raise TimeoutError(f"{len(workers)} worker(s) processed {n} of {count} events in {timeout} s")
 
 
 def distinct_parcels(sim: Path) -> int:
@@ -617,7 +607,7 @@ def main() -> int:
         ]
         for w2 in pair:
             w2.wait_ready()
-        first2, done2 = wait_pair(pair, inputs, total, timeout=600)
+        first2, done2 = wait_all(pair, inputs, total, timeout=600)
         two_rate = total / (done2 - first2)
         print(
             f"  two workers {total:,} events in {done2 - first2:.2f} s: {two_rate:>10,.0f} "

@@ -23,6 +23,12 @@ from lastmile.readmodel.reader import ReadModelReader
 from lastmile.readmodel.writer import ReadModelWriter
 
 
+def first_batch(events, network):  # type: ignore[no-untyped-def]
+    """The effects of one batch of parcels nobody has seen before."""
+    located = [Located(e, "scans.v1", 0) for e in events]
+    return step_parcels(located, lambda *_: None, network, RuleConfig(), RunState())
+
+
 @pytest.fixture
 async def keyed(redis_url):
     client = Redis.from_url(redis_url)
@@ -43,13 +49,7 @@ async def test_what_the_writer_writes_each_reader_reads_back_once(keyed, network
         *inbound_path("R2", APPLE, "P-APPLE"),
         scan("R2", "delivered", 700, "P-APPLE"),
     ]
-    fx = step_parcels(
-        [Located(e, "scans.v1", 0) for e in events],
-        lambda *_: None,
-        network,
-        RuleConfig(),
-        RunState(),
-    )
+    fx = first_batch(events, network)
     writer, reader = ReadModelWriter(redis, keys), ReadModelReader(redis, keys)
     d = Detection(network, RuleConfig())
     d.add_all(events)
@@ -106,13 +106,7 @@ async def test_holds_move_later_only_and_a_release_spares_a_renewed_hold(keyed):
 async def test_every_key_lies_under_the_documented_patterns_and_spreads_over_slots(keyed, network):
     redis, keys = keyed
     events = [*inbound_path("S1"), scan("S1", "delivered", 720, "T-E")]
-    fx = step_parcels(
-        [Located(e, "scans.v1", 0) for e in events],
-        lambda *_: None,
-        network,
-        RuleConfig(),
-        RunState(),
-    )
+    fx = first_batch(events, network)
     await ReadModelWriter(redis, keys).write(fx.read_model)
     found: set[str] = set()
     for m in keys.patterns():
