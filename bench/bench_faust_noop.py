@@ -47,6 +47,37 @@ sys.argv = [sys.argv[0], "worker", "-l", "warn"]
 app.main()
 """
 
+# The same no-op work on the worker's own intake (ADR 0005): LastmileApp's direct-delivery
+# consumer and a BatchTopic read by an app task, batches acked after the (empty) work.
+CHILD_BATCH = r"""
+import os, sys, time, tempfile
+from lastmile.worker.fetch import LastmileApp
+from lastmile.worker.intake import ack, batch_topic, batches
+topic, n, bootstrap = sys.argv[1], int(sys.argv[2]), sys.argv[3]
+app = LastmileApp("noop-" + os.urandom(5).hex(), broker="kafka://" + bootstrap,
+                  store="memory://", datadir=tempfile.mkdtemp(prefix="lastmile-noop-"),
+                  web_enabled=False, consumer_auto_offset_reset="earliest",
+                  key_serializer="raw", value_serializer="raw")
+t = batch_topic(app, *topic.split(","), partitions=4, maxsize=16384)
+state = {"n": 0, "t0": None, "batches": 0}
+
+@app.task
+async def noop():
+    async for batch in batches(app, t, 2000, 0.05):
+        if state["t0"] is None:
+            state["t0"] = time.monotonic()
+        state["n"] += len(batch)
+        state["batches"] += 1
+        ack(app, batch)
+        if state["n"] >= n:
+            dt = time.monotonic() - state["t0"]
+            print(f"RESULT {state['n']} {dt:.3f} {state['batches']}", flush=True)
+            os._exit(0)
+
+sys.argv = [sys.argv[0], "worker", "-l", "warn"]
+app.main()
+"""
+
 
 async def produce(bootstrap: str, topic: str, lines: list[bytes], partitions: int) -> None:
     from aiokafka import AIOKafkaProducer
@@ -68,11 +99,15 @@ async def produce(bootstrap: str, topic: str, lines: list[bytes], partitions: in
         await producer.stop()
 
 
-def noop_rate(bootstrap: str, topics: list[str], n: int, timeout: float = 600) -> tuple:
-    """A no-op Faust agent drains ``topics`` (n messages) with a fresh group:
+def noop_rate(
+    bootstrap: str, topics: list[str], n: int, timeout: float = 600, intake: str = "agent"
+) -> tuple:
+    """A no-op Faust agent (``intake="agent"``) or the same no-op work on the worker's batch
+    intake (``"batch"``) drains ``topics`` (n messages) with a fresh group:
     (events, seconds from first to last batch, batches); raises if it never finished."""
+    child = CHILD if intake == "agent" else CHILD_BATCH
     proc = subprocess.run(
-        [sys.executable, "-c", CHILD, ",".join(topics), str(n), bootstrap],
+        [sys.executable, "-c", child, ",".join(topics), str(n), bootstrap],
         capture_output=True,
         text=True,
         timeout=timeout,
@@ -99,11 +134,12 @@ def main() -> int:
     lines = (sim_dir / "scans.jsonl").read_bytes().splitlines()[: args.messages]
     topic = f"noop-{uuid.uuid4().hex[:8]}"
     asyncio.run(produce(bootstrap, topic, lines, args.partitions))
-    n, dt, batches = noop_rate(bootstrap, [topic], len(lines))
-    print(
-        f"faust no-op agent (take_events 2000 / 50 ms): {n:,} events in {dt:.2f} s "
-        f"= {n / dt:,.0f} events/s, {n / batches:.0f} events per batch"
-    )
+    for intake, label in (("agent", "agent, take_events"), ("batch", "batch intake")):
+        n, dt, batches = noop_rate(bootstrap, [topic], len(lines), intake=intake)
+        print(
+            f"faust no-op ({label}, 2000 / 50 ms): {n:,} events in {dt:.2f} s "
+            f"= {n / dt:,.0f} events/s, {n / batches:.0f} events per batch"
+        )
     return 0
 
 

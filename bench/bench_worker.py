@@ -17,6 +17,7 @@ prefix and data dir of a run is named after a fresh run id, so runs never see ea
          end offsets with ``getmany``: messages/s (first record → last record);
   (a')   a no-op Faust agent (bench_faust_noop.py: take_events 2000 / 50 ms, the worker's
          batching) drains the same topics with a fresh group: the ceiling Faust sets;
+  (a'')  the same no-op work on the worker's own batch intake (ADR 0005), fresh group;
   (b)    worker: one ``lastmile worker`` subprocess (RocksDB store) consumes the filled
          topics from the beginning; its /metrics ``lastmile_events_processed_total`` is
          polled until it reaches the number of messages: events/s (first → last); its RSS
@@ -543,6 +544,13 @@ def main() -> int:
         f"  faust no-op {n_noop:,} events in {t_noop:.2f} s: {noop:>10,.0f} events/s "
         f"({n_noop / b_noop:.0f} events per batch)"
     )
+    print("(a'') the same no-op work on the worker's batch intake (ADR 0005), fresh group")
+    n_lean, t_lean, b_lean = noop_rate(bootstrap, sorted(inputs), total, intake="batch")
+    lean = n_lean / t_lean
+    print(
+        f"  batch-intake no-op {n_lean:,} events in {t_lean:.2f} s: {lean:>10,.0f} events/s "
+        f"({n_lean / b_lean:.0f} events per batch) = {lean / noop:.2f} x the agent"
+    )
 
     def env_for(app: str, port: int) -> dict[str, str]:
         env = dict(os.environ)
@@ -713,6 +721,10 @@ def main() -> int:
         print(
             f"  worker / faust no-op = {ratio:.2f}   target >= {TARGET_VS_NOOP}: "
             f"{verdict(ratio >= TARGET_VS_NOOP)}"
+        )
+        print(
+            f"  worker / batch-intake no-op = {worker_rate / lean:.2f} (the share of the "
+            "worker's own intake's ceiling it reaches; no target)"
         )
         print(
             f"  two workers / one = {two_rate / worker_rate:.2f}   target >= "

@@ -362,3 +362,30 @@ async def test_a_hold_renewed_while_its_parcel_is_judged_is_not_released(network
         "complaint",
         "movement_after_signoff",
     ]
+
+
+async def test_a_hold_is_judged_and_released_only_while_its_partition_stays_settled(network):
+    """Worker churn: a partition moved back to a worker whose local store is still
+    recovering shows an older path. The release neither judges while a rebalance is under
+    way nor releases if one began while it published; the next settled owner judges again."""
+    clock, holds, parcels = Clock(), MemoryHolds(hold_s=0.0), MemoryParcels()
+    p = ports(MemoryOutbox(), clock, holds=holds, parcels=parcels)
+    runner = Runner(p, network, RuleConfig())
+    events = [
+        *inbound_path("R1"),
+        scan("R1", "delivered", 600, "P-APPLE"),
+        scan("R1", "departed", 640, "P-APPLE"),
+    ]
+    await runner.apply(
+        step_parcels(located(events), parcels.get, network, RuleConfig(), RunState())
+    )
+    due = await holds.due(clock.now.timestamp())
+    assert await runner.release_due(due, TOPIC, owned=lambda: False) == 0
+    assert p.outbox.violations == [] and list(holds.items) == [HoldKey(0, "R1")]
+
+    answers = iter([True, False])  # settled when judged; a rebalance began while publishing
+    assert await runner.release_due(due, TOPIC, owned=lambda: next(answers)) == 1
+    assert list(holds.items) == [HoldKey(0, "R1")], "published, but the hold stays"
+    assert await runner.release_due(await holds.due(clock.now.timestamp()), TOPIC) == 0
+    assert holds.items == {}, "settled again: judged, nothing new to publish, released"
+    assert [v["rule"] for v in p.outbox.violations] == ["movement_after_signoff"]

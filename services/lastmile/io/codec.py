@@ -23,23 +23,33 @@ _SIGNOFF_V1 = "s1"  # one sign-off per message (older workers)
 _SIGNOFFS_V2 = "s2"  # a courier's sign-offs of one batch in one message
 
 
-def _scan_row(e: ScanEvent) -> list[Any]:
-    row = list(e)
-    row[4] = e.occurred_at.isoformat()
-    return row
-
-
 def _scan_from_row(row: list[Any]) -> ScanEvent:
     row[4] = datetime.fromisoformat(row[4])
     return ScanEvent(*row)
 
 
+_recent: dict[int, tuple[ParcelPath, bytes]] = {}  # id(path) → (path, its encoding)
+_RECENT_MAX = 8192  # more than one batch's paths: a batch encodes each path once
+
+
 def encode_path(path: ParcelPath) -> bytes:
+    """``["p1", parcel_id, [scan row...], [complaint row...]]``; rows are the events' fields
+    in order, times as their RFC 3339 text (orjson writes a ``datetime`` as ``isoformat``).
+
+    A batch stores each changed path twice (its state, its Redis timeline) and paths are
+    immutable, so the last few thousand encodings are remembered by identity.
+    """
+    hit = _recent.get(id(path))
+    if hit is not None and hit[0] is path:
+        return hit[1]
     complaints = [
-        [c.complaint_id, c.parcel_id, c.category, c.filed_at.isoformat(), c.ts]
-        for c in path.complaints
+        (c.complaint_id, c.parcel_id, c.category, c.filed_at, c.ts) for c in path.complaints
     ]
-    return orjson.dumps([_PATH_V1, path.parcel_id, [_scan_row(s) for s in path.scans], complaints])
+    data = orjson.dumps([_PATH_V1, path.parcel_id, path.scans, complaints], default=tuple)
+    if len(_recent) >= _RECENT_MAX:
+        _recent.clear()
+    _recent[id(path)] = (path, data)
+    return data
 
 
 def decode_path(data: bytes) -> ParcelPath:

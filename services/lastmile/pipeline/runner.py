@@ -105,14 +105,21 @@ class Runner:
         self.ports.couriers.put_many(fx.partition, fx.states)
         await self.ports.couriers.flush()
 
-    async def release_due(self, due: list[DueHold], topic: str) -> int:
+    async def release_due(
+        self, due: list[DueHold], topic: str, owned: Callable[[], bool] = lambda: True
+    ) -> int:
         """Publish what the due holds still stand for, wait for the broker, then release.
 
         Returns the number of violations published. If the broker does not acknowledge,
-        the holds stay (and the claims are dropped) for the next attempt.
+        the holds stay (and the claims are dropped) for the next attempt. ``owned`` says
+        whether the paths read are still this worker's, complete and current (no rebalance
+        since the due holds were read, none under way); it is asked before judging and
+        again before releasing, and a hold is released only if both answers were yes: a
+        path read while a new owner's store is still recovering may be older than the
+        hold, and releasing on it would lose the finding the hold stands for.
         """
         p = self.ports
-        if not due:
+        if not due or not owned():
             return 0
         keys = [d.key for d in due]
         candidates, judged = judge_held(keys, p.parcels.get, self.network, self.config, topic)
@@ -124,6 +131,8 @@ class Runner:
             for vid, _ in published:
                 p.gate.unclaim(vid)
             raise
+        if not owned():  # the partitions moved while publishing: the next owner judges again
+            return len(published)
         done = set(judged)
         release = [d for d in due if d.key in done]
         await p.retry("release_holds", lambda: p.holds.release(release))

@@ -1,16 +1,18 @@
-"""The Faust app: topics, tables, agents and timers wired to the pipeline.
+"""The Faust app: topics, tables, intake tasks and timers wired to the pipeline.
 
   scans.v1 + complaints.v1 (co-partitioned by parcel_id)
-      └─ agent ``parcels``: decode → pipeline.step_parcels → runner.apply
+      └─ intake ``parcels`` (batches): decode → pipeline.step_parcels → runner.apply
              ├─ invalid → scans.v1.dlq / complaints.v1.dlq (original bytes + reason headers)
              ├─ new violations → violations.v1 (key = responsible carrier)
              ├─ late-sensitive findings → holds (Redis), released by the ``release_holds`` timer
              └─ sign-offs of inbound parcels → lastmile.signoffs-by-courier.v1 (key = courier)
   lastmile.signoffs-by-courier.v1
-      └─ agent ``couriers``: pipeline.step_couriers (bulk sign-off windows) → runner
+      └─ intake ``couriers``: pipeline.step_couriers (bulk sign-off windows) → runner
 
 Everything that decides is in ``lastmile.pipeline`` (pure steps, a runner over ports);
-this module only builds the adapters and hands Faust's batches to it.
+this module only builds the adapters and hands Faust's batches to it. The inputs are
+``BatchTopic``s, not agents: Faust's consumer, assignor, tables and commits as usual, but
+without its per-event stream machinery (worker/intake.py, worker/fetch.py, ADR 0005).
 """
 
 from __future__ import annotations
@@ -26,7 +28,6 @@ from functools import partial
 from typing import Any
 
 import faust
-from mode import CrashingSupervisor
 from prometheus_client import generate_latest
 
 from lastmile.domain.network import Network
@@ -49,7 +50,9 @@ from lastmile.runtime import freeze_startup_objects
 from lastmile.settings import Settings
 from lastmile.worker import gauges
 from lastmile.worker.faults import Faults
+from lastmile.worker.fetch import LastmileApp
 from lastmile.worker.health import REDIS_ERRORS, RedisHealth, until_ok
+from lastmile.worker.intake import BatchTopic, ack, batch_topic, batches
 from lastmile.worker.metrics_sink import PrometheusSink
 from lastmile.worker.outbox import FaustOutbox
 from lastmile.worker.sensors import QuietMonitor
@@ -60,11 +63,12 @@ from lastmile.worker.violation_log import ViolationLog
 log = logging.getLogger("lastmile.worker")
 
 METRICS_CONTENT_TYPE = "text/plain; version=0.0.4"
+INTAKE_BUFFER = 16384  # messages fetched ahead per input before Faust stops fetching
 
 
 @dataclass
 class Worker:
-    """A built worker: the Faust app and what its agents, pages and tests reach."""
+    """A built worker: the Faust app and what its intake, pages and tests reach."""
 
     settings: Settings
     app: faust.App
@@ -78,12 +82,13 @@ class Worker:
     ready: asyncio.Event = field(default_factory=asyncio.Event)
     needs_catch_up: bool = False
     outputs: dict[str, Any] = field(default_factory=dict)  # topic name → Faust topic
-    agents: dict[str, Any] = field(default_factory=dict)
+    handle_parcels: Any = None  # a batch of scans.v1/complaints.v1 messages → effects
+    handle_couriers: Any = None  # a batch of sign-offs by courier → effects
     fatal: BaseException | None = None  # the first error that stops the worker
 
 
 def make_app(settings: Settings) -> faust.App:
-    return faust.App(
+    return LastmileApp(
         settings.app_id,
         broker=f"kafka://{settings.kafka_bootstrap}",
         store=settings.store,
@@ -149,10 +154,7 @@ def create_worker(
             value_serializer="raw",
         )
 
-    inputs = raw_topic(names.scans, names.complaints)
-    signoff_topic = raw_topic(names.signoffs)
-    outputs: dict[str, Any] = {n: raw_topic(n) for n in names.outputs() if n != names.signoffs}
-    outputs[names.signoffs] = signoff_topic
+    outputs: dict[str, Any] = {n: raw_topic(n) for n in names.outputs()}
     # Values are our own bytes (io/codec.py), so every store (memory://, rocksdb://) and the
     # changelog hold the same thing; Faust derives json keys / raw values from the types.
     table_args: dict[str, Any] = {
@@ -184,8 +186,7 @@ def create_worker(
         lambda: violation_log.totals(settings.worker_id) if w.ready.is_set() else []
     )
 
-    def raw(ev: Any) -> RawMessage:
-        m = ev.message
+    def raw(m: Any) -> RawMessage:
         kind = COMPLAINTS if m.topic == names.complaints else SCANS
         return RawMessage(kind, m.topic, m.partition, m.offset, m.key, m.value)
 
@@ -201,15 +202,14 @@ def create_worker(
         located = decode_batch(map(raw, batch), fx)
         ports.fault("agent-error")
         step_parcels(located, parcels.get, network, config, state, fx)
-        expire(state, {ev.message.partition for ev in batch}, config, fx)
+        expire(state, {m.partition for m in batch}, config, fx)
         await runner.apply(fx)
         metrics.last_event_timestamp.set(state.watermark)
 
     async def on_couriers(batch: list[Any]) -> None:
         await before_batch()
         by_partition: dict[int, dict[str, list[SignoffRecord]]] = defaultdict(dict)
-        for ev in batch:
-            m = ev.message
+        for m in batch:
             by_partition[m.partition].setdefault(m.key.decode(), []).extend(
                 decode_signoffs(m.value)
             )
@@ -218,51 +218,47 @@ def create_worker(
             fx = step_couriers(incoming, ports_get, network, config, names.signoffs, partition)
             await runner.apply_couriers(fx)
 
-    async def run_batches(stream: Any, handle: Any) -> Any:
-        """Handle a stream's batches; yields one value per batch (for agent.test_context()).
+    async def run_intake(topic: BatchTopic, handle: Any) -> None:
+        """Hand the topic's batches to ``handle``; ack each batch once its effects are done.
 
         The first error is remembered as the worker's fatal one and stops the worker (for
-        its supervisor to restart), never leaving a live process that consumes nothing. The
-        other agent, cancelled while the app goes down after it, ends quietly instead of
-        reporting a second crash.
+        its supervisor to restart), never leaving a live process that consumes nothing.
+        A batch cut short by a stop finishes its effects first (bounded), so what it has
+        begun is either done and acked or not acked and read again by the next owner.
         """
-        it = stream.take_events(settings.batch_size, within=settings.batch_within_s).__aiter__()
-        while True:
-            try:
-                batch = await it.__anext__()
-            except StopAsyncIteration:
-                return
-            except asyncio.CancelledError:
-                if w.fatal is not None:
-                    return
-                raise
+        async for batch in batches(app, topic, settings.batch_size, settings.batch_within_s):
             task = asyncio.ensure_future(handle(batch))
             try:
                 await asyncio.shield(task)
             except asyncio.CancelledError:
-                # Stopping. Faust acks a take_events batch when its generator closes, so let
-                # this batch finish its effects first (bounded) rather than leave them half
-                # done under offsets that will be committed.
                 if not task.done():
                     with contextlib.suppress(BaseException):
                         await asyncio.wait_for(asyncio.shield(task), timeout=30.0)
+                if task.done() and not task.cancelled() and task.exception() is None:
+                    ack(app, batch)
                 raise
             except Exception as exc:
-                w.fatal = w.fatal or exc
-                raise
-            yield len(batch)
+                if w.fatal is None:
+                    w.fatal = exc
+                    await app.crash(exc)  # logs the traceback once and stops the worker
+                return
+            ack(app, batch)
 
-    @app.agent(inputs, name="parcels", supervisor_strategy=CrashingSupervisor)
-    async def process_parcels(stream: Any) -> Any:
-        async for n in run_batches(stream, on_parcels):
-            yield n
+    parcel_input = batch_topic(
+        app, names.scans, names.complaints, partitions=settings.partitions, maxsize=INTAKE_BUFFER
+    )
+    courier_input = batch_topic(
+        app, names.signoffs, partitions=settings.partitions, maxsize=INTAKE_BUFFER
+    )
+    w.handle_parcels, w.handle_couriers = on_parcels, on_couriers
 
-    @app.agent(signoff_topic, name="couriers", supervisor_strategy=CrashingSupervisor)
-    async def process_couriers(stream: Any) -> Any:
-        async for n in run_batches(stream, on_couriers):
-            yield n
+    @app.task
+    async def parcels_intake() -> None:
+        await run_intake(parcel_input, on_parcels)
 
-    w.agents.update(parcels=process_parcels, couriers=process_couriers)
+    @app.task
+    async def couriers_intake() -> None:
+        await run_intake(courier_input, on_couriers)
 
     @app.page("/metrics")
     async def metrics_page(web: Any, request: Any) -> Any:
@@ -317,8 +313,23 @@ def create_worker(
 
     @app.timer(interval=1.0)
     async def release_holds() -> None:
-        """Publish held findings whose hold is over (runner.release_due: ack, then release)."""
-        if not w.ready.is_set():
+        """Publish held findings whose hold is over (runner.release_due: ack, then release).
+
+        Only while no rebalance is under way and with the flow running (Faust resumes it
+        once the tables have recovered), and only if neither changed since the due holds
+        were read: a path read from a store still recovering may be older than its hold.
+        """
+        generation = app.consumer_generation_id
+
+        def settled() -> bool:
+            return (
+                w.ready.is_set()
+                and app.flow_control.is_active()
+                and not app.rebalancing
+                and app.consumer_generation_id == generation
+            )
+
+        if not settled():
             return
         owned = {tp.partition for tp in app.assignor.assigned_actives() if tp.topic == names.scans}
         try:
@@ -329,7 +340,7 @@ def create_worker(
         health.ok()
         try:
             mine = [d for d in pending if d.key.partition in owned]
-            await runner.release_due(mine, names.scans)
+            await runner.release_due(mine, names.scans, owned=settled)
         except Exception as exc:  # not acknowledged: the holds stay for the next tick
             log.warning("held violations not acknowledged (%s); holds kept for a retry", exc)
 

@@ -1,7 +1,8 @@
-"""The worker's Faust agents without a broker (agent.test_context()).
+"""The worker's batch handlers without a broker.
 
 Kafka outputs, the violation log and Redis are stood in for by fakes that record what the
-agents send, so these tests show the agents' own wiring: decode, dead-letter, fold, gate.
+handlers send, and batches are plain messages as Faust's consumer delivers them, so these
+tests show the worker's own wiring: decode, dead-letter, fold, gate.
 """
 
 from __future__ import annotations
@@ -20,6 +21,17 @@ from lastmile.domain.rules import RuleConfig
 from lastmile.pipeline.memory import MemoryGate, MemoryHolds, MemoryReadModel
 from lastmile.settings import Settings
 from lastmile.worker.app import create_worker
+
+
+@dataclass
+class Message:
+    """What the worker reads of a consumed Kafka message."""
+
+    topic: str
+    partition: int
+    offset: int
+    key: bytes
+    value: bytes
 
 
 @dataclass
@@ -70,10 +82,10 @@ async def worker() -> Any:
     return w
 
 
-async def test_parcels_agent_folds_dead_letters_and_publishes_each_violation_once(worker):
+async def test_parcels_handler_folds_dead_letters_and_publishes_each_violation_once(worker):
     t = worker.topics
-    async with worker.agents["parcels"].test_context() as agent:
-        for raw in (
+    for offset, raw in enumerate(
+        (
             scan("E1", "P1", "arrived", 0, "C-1", destination={"village": "990001101001"}),
             scan(
                 "E2", "P1", "delivered", 600, "T-E", signoff={"method": "station"}, courier_id="K-1"
@@ -82,8 +94,9 @@ async def test_parcels_agent_folds_dead_letters_and_publishes_each_violation_onc
             scan(
                 "E2", "P1", "delivered", 600, "T-E", signoff={"method": "station"}, courier_id="K-1"
             ),
-        ):
-            await agent.put(raw, key=b"P1")
+        )
+    ):  # one message per batch, as a live stream may deliver them
+        await worker.handle_parcels([Message(t.scans, 0, offset, b"P1", raw)])
     violations = [orjson.loads(m["value"]) for m in worker.outputs[t.violations].sent]
     assert [(v["rule"], v["carrier"]) for v in violations] == [("left_at_town_or_county", "ZTO")]
     (dead,) = worker.outputs[t.dlq(t.scans)].sent
@@ -95,18 +108,18 @@ async def test_parcels_agent_folds_dead_letters_and_publishes_each_violation_onc
     assert all(m["force"] for t in worker.outputs.values() for m in t.sent)
 
 
-async def test_couriers_agent_flags_a_burst_over_three_villages_once_per_parcel(worker):
+async def test_couriers_handler_flags_a_burst_over_three_villages_once_per_parcel(worker):
     from lastmile.domain.bulk import Signoff
     from lastmile.io.codec import encode_signoffs
     from lastmile.pipeline.records import SignoffRecord
 
     villages = ["990001101001", "990001101002", "990001101003"]
-    async with worker.agents["couriers"].test_context() as agent:
-        for i in [*range(10), 3]:  # the fourth sign-off arrives twice
-            at = T0 + timedelta(seconds=5 * i)
-            s = Signoff(at.timestamp(), f"S{i}", "K-7", f"B{i}", villages[i % 3], "YTO", at)
-            record = SignoffRecord(s, "990001101", False, "YTO")
-            await agent.put(encode_signoffs([record]), key=b"K-7")
+    for offset, i in enumerate([*range(10), 3]):  # the fourth sign-off arrives twice
+        at = T0 + timedelta(seconds=5 * i)
+        s = Signoff(at.timestamp(), f"S{i}", "K-7", f"B{i}", villages[i % 3], "YTO", at)
+        record = SignoffRecord(s, "990001101", False, "YTO")
+        message = Message(worker.topics.signoffs, 0, offset, b"K-7", encode_signoffs([record]))
+        await worker.handle_couriers([message])
     violations = [orjson.loads(m["value"]) for m in worker.outputs[worker.topics.violations].sent]
     assert sorted(v["parcel_id"] for v in violations) == sorted(f"B{i}" for i in range(10))
     assert {v["rule"] for v in violations} == {"bulk_signoff"}

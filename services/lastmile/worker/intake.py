@@ -1,0 +1,174 @@
+"""Batches of raw Kafka messages for the pipeline, without Faust's per-event stream.
+
+An agent's stream wraps every message in an ``Event``, queues it, and walks it through
+the stream iterator (a loop turn, context variables, sensors, an ack) one at a time; the
+worker only ever wants a batch of raw bytes. A ``BatchTopic`` is a Faust topic like any
+other (the conductor subscribes it, the assignor co-partitions it, offsets are committed
+by Faust's consumer from acks), but the conductor hands its messages, undecoded, to a
+``BatchBuffer``, and ``batches()`` takes them out a batch at a time.
+
+What Faust's streams guarantee is kept, in the worker's own terms (ADR 0005):
+- **acks:** a message is acked only after its batch's effects are done, so a commit never
+  covers a message whose effects are not durable; an unfinished batch is read again by the
+  partition's next owner;
+- **rebalances:** the buffer is registered with Faust's flow control, which clears it when
+  partitions are revoked; a message fetched under an older consumer generation (or while
+  the flow is suspended) is dropped unacked and read again from the committed offset;
+- **back-pressure:** past ``maxsize`` buffered messages the conductor's delivery waits
+  and Faust stops fetching the partition, until the worker has taken half of them;
+- **in-flight tracking:** a batch's messages are registered as unacked while it runs, so a
+  rebalance waits for the batch (Faust's ``wait_empty``) before moving its partitions.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+from collections.abc import AsyncIterator, Callable
+from typing import Any
+
+import faust
+
+
+class BatchBuffer:
+    """Messages delivered by the conductor, in arrival order, until a batch takes them."""
+
+    def __init__(self, maxsize: int) -> None:
+        self.maxsize = maxsize
+        self._items: list[Any] = []
+        self._arrived = asyncio.Event()  # at least one message waits
+        self._enough = asyncio.Event()  # a full batch waits
+        self._space = asyncio.Event()
+        self._space.set()
+        self._batch_size = maxsize
+        self._on_drop: dict[Any, Callable[[], None]] = {}  # per partition: resume fetching
+
+    def __len__(self) -> int:
+        return len(self._items)
+
+    # --- what Faust's conductor calls -------------------------------------------------
+    def full(self) -> bool:
+        return len(self._items) >= self.maxsize
+
+    def put_nowait_enhanced(
+        self,
+        value: Any,
+        *,
+        on_pressure_high: Callable[[], None],
+        on_pressure_drop: Callable[[], None],
+    ) -> None:
+        items = self._items
+        items.append(value)
+        self._arrived.set()
+        n = len(items)
+        if n >= self._batch_size:
+            self._enough.set()
+        if n >= self.maxsize:
+            self._space.clear()
+            if on_pressure_drop not in self._on_drop:
+                on_pressure_high()  # Faust stops fetching this partition for now
+                self._on_drop[on_pressure_drop] = on_pressure_drop
+
+    async def put(self, value: Any) -> None:
+        """A delivery that found the buffer full waits for room."""
+        while self.full():
+            self._space.clear()
+            await self._space.wait()
+        self._items.append(value)
+        self._arrived.set()
+
+    def clear(self) -> None:
+        """Faust's flow control on a rebalance: what waits here is read again later."""
+        self._items = []
+        self._arrived.clear()
+        self._enough.clear()
+        self._released()
+
+    # --- what the worker calls --------------------------------------------------------
+    async def take(self, max_n: int, within: float) -> list[Any]:
+        """Up to ``max_n`` messages: waits for the first, then up to ``within`` s for more."""
+        self._batch_size = max_n
+        await self._arrived.wait()
+        if len(self._items) < max_n:
+            self._enough.clear()
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(self._enough.wait(), within)
+        batch, self._items = self._items[:max_n], self._items[max_n:]
+        if not self._items:
+            self._arrived.clear()
+        if len(self._items) < max_n:
+            self._enough.clear()
+        if len(self._items) <= self.maxsize // 2:
+            self._released()
+        return batch
+
+    def _released(self) -> None:
+        self._space.set()
+        callbacks, self._on_drop = self._on_drop, {}
+        for resume in callbacks.values():
+            resume()
+
+
+async def _message_itself(message: Any, *, propagate: bool = False) -> Any:
+    return message
+
+
+class BatchTopic(faust.Topic):  # type: ignore[misc]
+    """A topic whose messages go, undecoded, into a ``BatchBuffer``."""
+
+    buffer: BatchBuffer
+
+    def _compile_decode(self) -> None:
+        self.decode = _message_itself  # type: ignore[method-assign]
+
+    @property
+    def queue(self) -> Any:
+        return self.buffer
+
+    async def put(self, value: Any) -> None:
+        await self.buffer.put(value)
+
+
+def batch_topic(app: faust.App, *names: str, partitions: int, maxsize: int) -> BatchTopic:
+    topic = BatchTopic(
+        app,
+        topics=list(names),
+        partitions=partitions,
+        key_type=bytes,
+        value_type=bytes,
+        key_serializer="raw",
+        value_serializer="raw",
+        acks=True,
+    )
+    topic.buffer = BatchBuffer(maxsize)
+    app.flow_control.manage_queue(topic.buffer)  # type: ignore[arg-type]  # cleared on revoke
+    app.topics.add(topic)  # the conductor subscribes it like an agent's topic
+    return topic
+
+
+async def batches(
+    app: faust.App, topic: BatchTopic, max_n: int, within: float
+) -> AsyncIterator[list[Any]]:
+    """Batches of current messages; the caller acks them with ``ack`` once done."""
+    buffer = topic.buffer
+    while True:
+        taken = await buffer.take(max_n, within)
+        await app.flow_control.acquire()  # a rebalance is moving partitions: wait for it
+        generation = app.consumer_generation_id
+        current = [m for m in taken if m.generation_id == generation]
+        if not current:
+            continue  # all fetched before the last rebalance: read again from the commit
+        unacked = app.consumer._unacked_messages  # type: ignore[attr-defined]
+        for m in current:
+            unacked.add(m)  # a rebalance now waits for this batch (Faust's wait_empty)
+        yield current
+
+
+def ack(app: faust.App, messages: list[Any]) -> None:
+    """The batch's effects are durable: its offsets may be committed."""
+    consumer = app.consumer
+    for m in messages:
+        m.ack(consumer)
+
+
+__all__ = ["BatchBuffer", "BatchTopic", "ack", "batch_topic", "batches"]

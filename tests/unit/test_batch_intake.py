@@ -1,0 +1,129 @@
+"""The worker's batch intake (worker/intake.py, ADR 0005) without a broker.
+
+The buffer is what Faust's conductor delivers into; ``batches`` is what the worker reads.
+These tests pin the guarantees the ADR lists: batching, back-pressure, clearing on a
+rebalance, dropping messages of an older consumer generation, tracking a batch in flight.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from dataclasses import dataclass, field
+from typing import Any
+
+from mode.utils.queues import FlowControlEvent
+
+from lastmile.worker.intake import BatchBuffer, ack, batches
+
+
+@dataclass(eq=False)
+class Message:
+    offset: int
+    generation_id: int = 1
+    acked_by: list[Any] = field(default_factory=list)
+
+    def ack(self, consumer: Any) -> None:
+        self.acked_by.append(consumer)
+
+
+class Pressure:
+    def __init__(self) -> None:
+        self.high = 0
+        self.drop = 0
+
+    def on_high(self) -> None:
+        self.high += 1
+
+    def on_drop(self) -> None:
+        self.drop += 1
+
+
+def deliver(buffer: BatchBuffer, messages: list[Message], pressure: Pressure) -> None:
+    for m in messages:
+        buffer.put_nowait_enhanced(
+            m, on_pressure_high=pressure.on_high, on_pressure_drop=pressure.on_drop
+        )
+
+
+async def test_a_full_batch_is_taken_at_once_and_the_rest_waits_for_the_next():
+    buffer, pressure = BatchBuffer(maxsize=100), Pressure()
+    deliver(buffer, [Message(i) for i in range(7)], pressure)
+    first = await asyncio.wait_for(buffer.take(5, within=10.0), 1.0)  # no wait: 5 are there
+    assert [m.offset for m in first] == [0, 1, 2, 3, 4]
+    second = await buffer.take(5, within=0.01)  # only 2 left: waits `within`, then takes them
+    assert [m.offset for m in second] == [5, 6]
+
+
+async def test_a_partial_batch_leaves_after_the_window_and_the_first_message_is_awaited():
+    buffer, pressure = BatchBuffer(maxsize=100), Pressure()
+    taking = asyncio.ensure_future(buffer.take(10, within=0.02))
+    await asyncio.sleep(0.05)
+    assert not taking.done(), "nothing arrived: the worker waits"
+    deliver(buffer, [Message(1)], pressure)
+    assert [m.offset for m in await asyncio.wait_for(taking, 1.0)] == [1]
+
+
+async def test_past_maxsize_faust_is_told_to_stop_fetching_until_half_is_taken():
+    buffer, pressure = BatchBuffer(maxsize=4), Pressure()
+    deliver(buffer, [Message(i) for i in range(4)], pressure)
+    assert buffer.full() and pressure.high == 1
+    waiting_delivery = asyncio.ensure_future(buffer.put(Message(4)))
+    await asyncio.sleep(0.01)
+    assert not waiting_delivery.done(), "a delivery into a full buffer waits"
+    await buffer.take(2, within=0.0)
+    await asyncio.wait_for(waiting_delivery, 1.0)
+    assert pressure.drop == 1, "fetching resumes once half is taken"
+    assert [m.offset for m in await buffer.take(10, within=0.0)] == [2, 3, 4]
+
+
+async def test_a_rebalance_clears_what_waits_and_resumes_fetching():
+    buffer, pressure = BatchBuffer(maxsize=2), Pressure()
+    deliver(buffer, [Message(0), Message(1)], pressure)
+    buffer.clear()
+    assert len(buffer) == 0 and pressure.drop == 1
+    deliver(buffer, [Message(5)], pressure)
+    assert [m.offset for m in await buffer.take(10, within=0.0)] == [5]
+
+
+@dataclass
+class Consumer:
+    _unacked_messages: set[Any] = field(default_factory=set)
+
+
+@dataclass
+class App:
+    consumer: Consumer = field(default_factory=Consumer)
+    consumer_generation_id: int = 2
+    flow_control: FlowControlEvent = field(default_factory=FlowControlEvent)
+
+
+@dataclass
+class Topic:
+    buffer: BatchBuffer
+
+
+async def test_messages_of_an_older_generation_are_dropped_unacked_and_a_batch_is_tracked():
+    app, pressure = App(), Pressure()
+    app.flow_control.resume()
+    topic = Topic(BatchBuffer(maxsize=100))
+    old, current = Message(0, generation_id=1), Message(1, generation_id=2)
+    deliver(topic.buffer, [old, current], pressure)
+    stream = batches(app, topic, 10, 0.0)  # type: ignore[arg-type]
+    batch = await asyncio.wait_for(stream.__anext__(), 1.0)
+    assert batch == [current], "fetched before the rebalance: read again from the commit"
+    assert app.consumer._unacked_messages == {current}, "a rebalance waits for this batch"
+    ack(app, batch)  # type: ignore[arg-type]
+    assert current.acked_by == [app.consumer] and old.acked_by == []
+
+
+async def test_a_batch_waits_while_a_rebalance_has_suspended_the_flow():
+    app, pressure = App(), Pressure()
+    app.flow_control.suspend()
+    topic = Topic(BatchBuffer(maxsize=100))
+    deliver(topic.buffer, [Message(0, generation_id=2)], pressure)
+    stream = batches(app, topic, 10, 0.0)  # type: ignore[arg-type]
+    pending = asyncio.ensure_future(stream.__anext__())
+    await asyncio.sleep(0.02)
+    assert not pending.done()
+    app.flow_control.resume()
+    assert [m.offset for m in await asyncio.wait_for(pending, 1.0)] == [0]
