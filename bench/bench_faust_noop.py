@@ -35,11 +35,13 @@ async def noop(stream):
     async for batch in stream.take_events(2000, within=0.05):
         if state["t0"] is None:
             state["t0"] = time.monotonic()
+            state["cpu0"] = time.process_time()
         state["n"] += len(batch)
         state["batches"] += 1
         if state["n"] >= n:
             dt = time.monotonic() - state["t0"]
-            print(f"RESULT {state['n']} {dt:.3f} {state['batches']}", flush=True)
+            cpu = time.process_time() - state["cpu0"]
+            print(f"RESULT {state['n']} {dt:.3f} {state['batches']} {cpu:.3f}", flush=True)
             os._exit(0)
         yield len(batch)
 
@@ -66,12 +68,14 @@ async def noop():
     async for batch in batches(app, t, 2000, 0.05):
         if state["t0"] is None:
             state["t0"] = time.monotonic()
+            state["cpu0"] = time.process_time()
         state["n"] += len(batch)
         state["batches"] += 1
         ack(app, batch)
         if state["n"] >= n:
             dt = time.monotonic() - state["t0"]
-            print(f"RESULT {state['n']} {dt:.3f} {state['batches']}", flush=True)
+            cpu = time.process_time() - state["cpu0"]
+            print(f"RESULT {state['n']} {dt:.3f} {state['batches']} {cpu:.3f}", flush=True)
             os._exit(0)
 
 sys.argv = [sys.argv[0], "worker", "-l", "warn"]
@@ -104,7 +108,8 @@ def noop_rate(
 ) -> tuple:
     """A no-op Faust agent (``intake="agent"``) or the same no-op work on the worker's batch
     intake (``"batch"``) drains ``topics`` (n messages) with a fresh group:
-    (events, seconds from first to last batch, batches); raises if it never finished."""
+    (events, seconds from first to last batch, batches, CPU seconds of the process in that
+    time, all threads); raises if it never finished."""
     child = CHILD if intake == "agent" else CHILD_BATCH
     proc = subprocess.run(
         [sys.executable, "-c", child, ",".join(topics), str(n), bootstrap],
@@ -117,8 +122,8 @@ def noop_rate(
     found = [x[x.index("RESULT") :].split() for x in output.splitlines() if "RESULT" in x]
     if not found:
         raise RuntimeError("the no-op Faust agent did not finish:\n" + output[-2000:])
-    _, got, dt, batches = found[0][:4]
-    return int(got), float(dt), int(batches)
+    _, got, dt, batches, cpu = found[0][:5]
+    return int(got), float(dt), int(batches), float(cpu)
 
 
 def main() -> int:
@@ -135,10 +140,11 @@ def main() -> int:
     topic = f"noop-{uuid.uuid4().hex[:8]}"
     asyncio.run(produce(bootstrap, topic, lines, args.partitions))
     for intake, label in (("agent", "agent, take_events"), ("batch", "batch intake")):
-        n, dt, batches = noop_rate(bootstrap, [topic], len(lines), intake=intake)
+        n, dt, batches, cpu = noop_rate(bootstrap, [topic], len(lines), intake=intake)
         print(
             f"faust no-op ({label}, 2000 / 50 ms): {n:,} events in {dt:.2f} s "
-            f"= {n / dt:,.0f} events/s, {n / batches:.0f} events per batch"
+            f"= {n / dt:,.0f} events/s, {n / batches:.0f} events per batch, "
+            f"{cpu / n * 1e6:.0f} CPU µs per event"
         )
     return 0
 

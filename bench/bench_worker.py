@@ -220,6 +220,11 @@ class WorkerProc:
         """Poll /metrics until ``count`` events are processed: (first seen, done) times."""
         return wait_all([self], topics, count, timeout)
 
+    def cpu_s(self) -> float:
+        """CPU seconds the worker process has used so far (all threads, user + system)."""
+        fields = Path(f"/proc/{self.proc.pid}/stat").read_text().rpartition(")")[2].split()
+        return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
     def rss_mib(self) -> float:
         for line in Path(f"/proc/{self.proc.pid}/status").read_text().splitlines():
             if line.startswith("VmRSS:"):
@@ -492,7 +497,17 @@ def main() -> int:
     ap.add_argument("--profile", metavar="FILE", help="run the worker under cProfile")
     ap.add_argument("--worker-loglevel", default="warning")
     ap.add_argument("--keep", action="store_true", help="keep the run's topics and data dir")
+    ap.add_argument(
+        "--skip",
+        default="",
+        help="phases to leave out, comma-separated, of: raw, noop, two, pipeline (for quick "
+        "looks at (b) and (c); a run that skips any prints no verdict on the ratios it lacks)",
+    )
     args = ap.parse_args()
+    skip = {x.strip() for x in args.skip.split(",") if x.strip()}
+    unknown = skip - {"raw", "noop", "two", "pipeline"}
+    if unknown:
+        ap.error(f"--skip: unknown phase(s) {', '.join(sorted(unknown))}")
 
     bootstrap = os.environ.get("LASTMILE_KAFKA_BOOTSTRAP", "127.0.0.1:9092")
     redis_url = os.environ.get("LASTMILE_REDIS_URL", "redis://127.0.0.1:6379/0")
@@ -530,27 +545,30 @@ def main() -> int:
 
     print("(a) raw aiokafka getmany, fresh consumer group, beginning → end offsets, best of 3")
     raw_rate = 0.0
-    for i in range(3):  # short runs: take the best of three fresh groups
+    for i in range(0 if "raw" in skip else 3):  # short runs: the best of three fresh groups
         n_raw, t_raw = asyncio.run(raw_consume(bootstrap, sorted(inputs), f"{run}-raw{i}", total))
         raw_rate = max(raw_rate, n_raw / t_raw)
         print(
             f"  raw run {i + 1}: {n_raw:,} messages in {t_raw:.2f} s: {n_raw / t_raw:>10,.0f} msg/s"
         )
 
-    print("(a') a no-op Faust agent (take_events 2000 / 50 ms), fresh group, same topics")
-    n_noop, t_noop, b_noop = noop_rate(bootstrap, sorted(inputs), total)
-    noop = n_noop / t_noop
-    print(
-        f"  faust no-op {n_noop:,} events in {t_noop:.2f} s: {noop:>10,.0f} events/s "
-        f"({n_noop / b_noop:.0f} events per batch)"
-    )
-    print("(a'') the same no-op work on the worker's batch intake (ADR 0005), fresh group")
-    n_lean, t_lean, b_lean = noop_rate(bootstrap, sorted(inputs), total, intake="batch")
-    lean = n_lean / t_lean
-    print(
-        f"  batch-intake no-op {n_lean:,} events in {t_lean:.2f} s: {lean:>10,.0f} events/s "
-        f"({n_lean / b_lean:.0f} events per batch) = {lean / noop:.2f} x the agent"
-    )
+    noop = lean = math.nan
+    if "noop" not in skip:
+        print("(a') a no-op Faust agent (take_events 2000 / 50 ms), fresh group, same topics")
+        n_noop, t_noop, b_noop, c_noop = noop_rate(bootstrap, sorted(inputs), total)
+        noop = n_noop / t_noop
+        print(
+            f"  faust no-op {n_noop:,} events in {t_noop:.2f} s: {noop:>10,.0f} events/s "
+            f"({n_noop / b_noop:.0f} events per batch; {c_noop / n_noop * 1e6:.0f} CPU µs/event)"
+        )
+        print("(a'') the same no-op work on the worker's batch intake (ADR 0005), fresh group")
+        n_lean, t_lean, b_lean, c_lean = noop_rate(bootstrap, sorted(inputs), total, intake="batch")
+        lean = n_lean / t_lean
+        print(
+            f"  batch-intake no-op {n_lean:,} events in {t_lean:.2f} s: {lean:>10,.0f} "
+            f"events/s = {lean / noop:.2f} x the agent ({n_lean / b_lean:.0f} events per "
+            f"batch; {c_lean / n_lean * 1e6:.0f} CPU µs/event)"
+        )
 
     def env_for(app: str, port: int) -> dict[str, str]:
         env = dict(os.environ)
@@ -580,14 +598,15 @@ def main() -> int:
         t_start = time.perf_counter()
         worker.wait_ready()
         t_ready = time.perf_counter()
-        rss_ready = worker.rss_mib()
+        rss_ready, cpu_ready = worker.rss_mib(), worker.cpu_s()
         first, done = worker.wait_processed(inputs, total, timeout=600)
         t_worker = done - first
         worker_rate = total / t_worker
-        rss_done = worker.rss_mib()
+        rss_done, cpu_done = worker.rss_mib(), worker.cpu_s()
         print(
             f"  worker  {total:,} events in {t_worker:.2f} s (first → last processed; "
-            f"start → ready {t_ready - t_start:.1f} s): {worker_rate:>10,.0f} events/s"
+            f"start → ready {t_ready - t_start:.1f} s): {worker_rate:>10,.0f} events/s "
+            f"({(cpu_done - cpu_ready) / total * 1e6:.0f} CPU µs/event, idle polling included)"
         )
         parcels = distinct_parcels(sim)
         per_100k = (rss_done - rss_ready) / parcels * 100_000
@@ -605,29 +624,37 @@ def main() -> int:
             print(f"  (profiled run: figures are cProfile-slowed; profile in {args.profile})")
             return 0
 
-        print("(b2) two workers (a fresh app id: own group and changelogs), same topics")
-        ports2 = [free_port(), free_port()]
-        pair = [
-            WorkerProc(
-                env_for(f"{run}x2", p2), p2, work / f"worker2-{i}.log", None, args.worker_loglevel
+        two_rate = math.nan
+        if "two" not in skip:
+            print("(b2) two workers (a fresh app id: own group and changelogs), same topics")
+            ports2 = [free_port(), free_port()]
+            pair = [
+                WorkerProc(
+                    env_for(f"{run}x2", p2),
+                    p2,
+                    work / f"worker2-{i}.log",
+                    None,
+                    args.worker_loglevel,
+                )
+                for i, p2 in enumerate(ports2)
+            ]
+            for w2 in pair:
+                w2.wait_ready()
+            first2, done2 = wait_all(pair, inputs, total, timeout=600)
+            two_rate = total / (done2 - first2)
+            print(
+                f"  two workers {total:,} events in {done2 - first2:.2f} s: {two_rate:>10,.0f} "
+                f"events/s = {two_rate / worker_rate:.2f} x one worker"
             )
-            for i, p2 in enumerate(ports2)
-        ]
-        for w2 in pair:
-            w2.wait_ready()
-        first2, done2 = wait_all(pair, inputs, total, timeout=600)
-        two_rate = total / (done2 - first2)
-        print(
-            f"  two workers {total:,} events in {done2 - first2:.2f} s: {two_rate:>10,.0f} "
-            f"events/s = {two_rate / worker_rate:.2f} x one worker"
-        )
-        for w2 in pair:
-            w2.stop()
-        pair = []
+            for w2 in pair:
+                w2.stop()
+            pair = []
 
-        print("(p) the pipeline alone on one core (bench/bench_pipeline.py, same input)")
-        pipe_line = pipeline_alone(args)
-        print(f"  {pipe_line}")
+        pipe_line = "pipeline alone: skipped"
+        if "pipeline" not in skip:
+            print("(p) the pipeline alone on one core (bench/bench_pipeline.py, same input)")
+            pipe_line = pipeline_alone(args)
+            print(f"  {pipe_line}")
 
         # (c) latency at half the sustainable rate
         rate = args.latency_rate or worker_rate / 2
@@ -720,15 +747,16 @@ def main() -> int:
         )
         print(
             f"  worker / faust no-op = {ratio:.2f}   target >= {TARGET_VS_NOOP}: "
-            f"{verdict(ratio >= TARGET_VS_NOOP)}"
+            f"{verdict(ratio >= TARGET_VS_NOOP) if not math.isnan(ratio) else 'not measured'}"
         )
         print(
             f"  worker / batch-intake no-op = {worker_rate / lean:.2f} (the share of the "
             "worker's own intake's ceiling it reaches; no target)"
         )
+        two = two_rate / worker_rate
         print(
-            f"  two workers / one = {two_rate / worker_rate:.2f}   target >= "
-            f"{TARGET_TWO_VS_ONE}: {verdict(two_rate / worker_rate >= TARGET_TWO_VS_ONE)}"
+            f"  two workers / one = {two:.2f}   target >= {TARGET_TWO_VS_ONE}: "
+            f"{verdict(two >= TARGET_TWO_VS_ONE) if not math.isnan(two) else 'not measured'}"
         )
         print(f"  {pipe_line}")
         print(f"  RSS per 100,000 parcels of state: {per_100k:.0f} MiB")

@@ -184,8 +184,8 @@ async def test_state_is_stored_only_after_the_broker_acknowledged(network):
     await asyncio.sleep(0.05)
     assert outbox.violations, "the violation was handed to the producer"
     assert not task.done() and p.parcels.paths == {}, "no state before the acknowledgement"
-    task.cancel()  # the process dies here
-    replay = ports(MemoryOutbox(), gate=MemoryGate(), parcels=p.parcels)
+    task.cancel()  # the process dies here: what it staged in memory dies with it
+    replay = ports(MemoryOutbox(), gate=MemoryGate(), parcels=MemoryParcels(p.parcels.paths))
     fx = step_parcels(located(events), replay.parcels.get, network, RuleConfig(), RunState())
     await Runner(replay, network, RuleConfig()).apply(fx)
     assert replay.outbox.violations == outbox.violations, "the replay causes them again"
@@ -389,3 +389,30 @@ async def test_a_hold_is_judged_and_released_only_while_its_partition_stays_sett
     assert await runner.release_due(await holds.due(clock.now.timestamp()), TOPIC) == 0
     assert holds.items == {}, "settled again: judged, nothing new to publish, released"
     assert [v["rule"] for v in p.outbox.violations] == ["movement_after_signoff"]
+
+
+async def test_a_batch_begun_before_the_previous_finished_folds_on_its_staged_paths(network):
+    """The worker begins batch 2 while batch 1 waits for the broker (ADR 0005): batch 2
+    must see batch 1's paths, and nothing is stored until each batch is acknowledged."""
+    outbox, parcels = MemoryOutbox(acknowledge=False), MemoryParcels()
+    p = ports(outbox, parcels=parcels)
+    runner, state = Runner(p, network, RuleConfig()), RunState()
+    first = step_parcels(located(inbound_path("S1")), parcels.get, network, RuleConfig(), state)
+    applying_first = await runner.begin(first)
+    delivered = [scan("S1", "delivered", 720, "T-E")]  # signed off at the town centre
+    second = step_parcels(located(delivered), parcels.get, network, RuleConfig(), state)
+    assert [e.event_id for e in second.states[0]["S1"].scans][-1] == delivered[0].event_id
+    assert len(second.states[0]["S1"].scans) == len(inbound_path("S1")) + 1, "folded on batch 1"
+    applying_second = await runner.begin(second)
+    assert "left_at_town_or_county" in {v["rule"] for v in outbox.violations}
+    assert parcels.paths == {}, "nothing stored before the acknowledgements"
+    await runner.finish(applying_first)  # batch 1 sent nothing: nothing to wait for
+    assert len(parcels.paths["S1"].scans) == len(inbound_path("S1"))
+    assert parcels.get("S1") is second.states[0]["S1"], "batch 2's staged path still wins"
+    finishing = asyncio.ensure_future(runner.finish(applying_second))
+    await asyncio.sleep(0.01)
+    assert not finishing.done(), "batch 2 waits for the broker"
+    for fut in outbox.pending:
+        fut.set_result(None)
+    await finishing
+    assert parcels.paths["S1"] is second.states[0]["S1"] and parcels.staged == {}

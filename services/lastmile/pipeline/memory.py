@@ -13,6 +13,7 @@ from typing import Any
 
 from lastmile.domain.path import ParcelPath
 from lastmile.pipeline.effects import MetricDeltas, ReadModelWrites
+from lastmile.pipeline.ports import unstage
 from lastmile.pipeline.records import DeadLetter, DueHold, HoldKey, SignoffRecord
 
 
@@ -93,16 +94,23 @@ class MemoryReadModel:
 @dataclass
 class MemoryParcels:
     paths: dict[str, ParcelPath] = field(default_factory=dict)
+    staged: dict[str, ParcelPath] = field(default_factory=dict)
 
     def get(self, parcel_id: str, partition: int = 0) -> ParcelPath | None:
-        return self.paths.get(parcel_id)
+        staged = self.staged.get(parcel_id)
+        return staged if staged is not None else self.paths.get(parcel_id)
+
+    def stage(self, paths: Mapping[str, ParcelPath]) -> None:
+        self.staged.update(paths)
 
     def put_many(self, partition: int, paths: Mapping[str, ParcelPath]) -> None:
         self.paths.update(paths)
+        unstage(self.staged, paths)
 
     def delete_many(self, partition: int, parcel_ids: Iterable[str]) -> None:
         for pid in parcel_ids:
-            self.paths.pop(pid, None)
+            if pid not in self.staged:
+                self.paths.pop(pid, None)
 
     async def flush(self) -> None:
         return None

@@ -60,15 +60,35 @@ class ReadModelWriter(Protocol):
 class ParcelStore(Protocol):
     """Parcel paths by parcel id (a changelog-backed table in the worker)."""
 
-    def get(self, parcel_id: str, partition: int) -> ParcelPath | None: ...
+    def get(self, parcel_id: str, partition: int) -> ParcelPath | None:
+        """The newest path: a staged one if a batch under way has one, else the stored one."""
+        ...
 
-    def put_many(self, partition: int, paths: Mapping[str, ParcelPath]) -> None: ...
+    def stage(self, paths: Mapping[str, ParcelPath]) -> None:
+        """Paths of a batch whose effects are under way: ``get`` returns them until
+        ``put_many`` stores them, so the next batch folds on them meanwhile."""
+        ...
 
-    def delete_many(self, partition: int, parcel_ids: Iterable[str]) -> None: ...
+    def put_many(self, partition: int, paths: Mapping[str, ParcelPath]) -> None:
+        """Store paths (and drop each from the staged ones, unless a later batch staged a
+        newer one)."""
+        ...
+
+    def delete_many(self, partition: int, parcel_ids: Iterable[str]) -> None:
+        """Delete expired paths; a parcel a later batch has staged meanwhile is kept."""
+        ...
 
     async def flush(self) -> None:
         """Wait until what was written is handed to durable storage's producer."""
         ...
+
+
+def unstage(staged: dict[str, ParcelPath], stored: Mapping[str, ParcelPath]) -> None:
+    """For ``ParcelStore`` adapters: forget staged paths now stored, but not a newer one a
+    later batch has staged meanwhile."""
+    for pid, path in stored.items():
+        if staged.get(pid) is path:
+            del staged[pid]
 
 
 class CourierStore(Protocol):

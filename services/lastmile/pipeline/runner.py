@@ -1,15 +1,21 @@
 """Applying a batch's Effects through the ports, in the order ADR 0001 fixes.
 
+  ``begin``:
   1. dead letters and sign-offs are handed to the producer
   2. violations not held pass the gate and are handed to the producer
-  3. holds and read-model writes go to Redis (waiting while Redis is down)
-  4. the broker acknowledges everything of 1-2 (3 and 4 are awaited together)
-  5. only then the parcels' paths are stored (the changelog: the batch's "done" marker)
-  6. metrics
+  3. holds and read-model writes go to Redis (waiting while Redis is down), after the
+     previous batch's read-model writes (a parcel's timeline is overwritten in order)
+  4. the batch's paths are staged: the next batch folds on them
+  ``finish``:
+  5. the broker acknowledges everything of 1-2 and Redis everything of 3 (one wait)
+  6. only then the parcels' paths are stored (the changelog: the batch's "done" marker)
+  7. metrics
 
 Because the stored path is written last, an event found in it has had every effect made
 durable, and a replayed batch has nothing left to repeat. A held violation is published,
-acknowledged, and only then is its hold removed (``release_due``).
+acknowledged, and only then is its hold removed (``release_due``). ``apply`` is
+``begin`` then ``finish``; the worker begins a batch while the previous one finishes
+(at most two under way, finished in order: ADR 0005), which hides the wait of step 5.
 """
 
 from __future__ import annotations
@@ -74,31 +80,65 @@ class Ports:
     fault: Crash = no_faults
 
 
+@dataclass
+class Applying:
+    """A batch whose effects are under way: sent, its Redis writes started."""
+
+    effects: Effects
+    waits: list[Awaitable[Any]]
+
+
 class Runner:
     def __init__(self, ports: Ports, network: Network, config: RuleConfig) -> None:
         self.ports = ports
         self.network = network
         self.config = config
+        self._redis_writes: asyncio.Future[Any] | None = None  # the last batch's
 
     async def apply(self, fx: Effects) -> None:
+        await self.finish(await self.begin(fx))
+
+    async def begin(self, fx: Effects) -> Applying:
+        """Steps 1-4: hand everything over; nothing is awaited but the handing over."""
         p = self.ports
-        acks: list[Awaitable[Any]] = [await p.outbox.dead_letter(d) for d in fx.dead_letters]
-        acks.extend(await self._send_signoffs(fx.signoffs))
+        waits: list[Awaitable[Any]] = [await p.outbox.dead_letter(d) for d in fx.dead_letters]
+        waits.extend(await self._send_signoffs(fx.signoffs))
         published = await self._publish(fx.candidates)
-        acks.extend(ack for _, ack in published)
+        waits.extend(ack for _, ack in published)
         holds = [k for k, ids in fx.holds.items() if not all(p.gate.seen(v) for v in ids)]
-        if holds:
+        if holds or fx.read_model:
             now = p.clock().timestamp()
-            acks.append(p.retry("hold", lambda: p.holds.hold(holds, now)))
-        if fx.read_model:
-            acks.append(p.retry("project", lambda: p.read_model.write(fx.read_model)))
-        await asyncio.gather(*acks)  # Redis and the broker at once: one wait per batch
+            before = self._redis_writes
+            writes = asyncio.ensure_future(self._redis(before, fx, holds, now))
+            self._redis_writes = writes
+            waits.append(writes)
+        for paths in fx.states.values():
+            p.parcels.stage(paths)
+        return Applying(fx, waits)
+
+    async def finish(self, applying: Applying) -> None:
+        """Steps 5-7: wait for the broker and Redis, then store the paths (done)."""
+        p, fx = self.ports, applying.effects
+        await asyncio.gather(*applying.waits)  # Redis and the broker at once
         for partition, paths in fx.states.items():
             p.parcels.put_many(partition, paths)
         for partition, gone in fx.expired.items():
             p.parcels.delete_many(partition, gone)
         await p.parcels.flush()
         p.metrics.apply(fx.metrics)
+
+    async def _redis(
+        self, before: asyncio.Future[Any] | None, fx: Effects, holds: list[Any], now: float
+    ) -> None:
+        p = self.ports
+        if before is not None:  # in batch order; its failure is its own batch's to report
+            await asyncio.wait([before])
+        writes: list[Awaitable[Any]] = []
+        if holds:
+            writes.append(p.retry("hold", lambda: p.holds.hold(holds, now)))
+        if fx.read_model:
+            writes.append(p.retry("project", lambda: p.read_model.write(fx.read_model)))
+        await asyncio.gather(*writes)
 
     async def apply_couriers(self, fx: CourierEffects) -> None:
         await asyncio.gather(*(ack for _, ack in await self._publish(fx.candidates)))

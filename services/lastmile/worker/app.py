@@ -22,6 +22,7 @@ import contextlib
 import logging
 import time
 from collections import defaultdict
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from functools import partial
@@ -64,6 +65,13 @@ log = logging.getLogger("lastmile.worker")
 
 METRICS_CONTENT_TYPE = "text/plain; version=0.0.4"
 INTAKE_BUFFER = 16384  # messages fetched ahead per input before Faust stops fetching
+
+Finish = Callable[[], Awaitable[None]]  # the second half of a batch: wait, store, ack
+Begin = Callable[[list[Any]], Awaitable[Finish]]  # the first half: decode, fold, hand over
+
+
+async def nothing_left() -> None:
+    return None
 
 
 @dataclass
@@ -196,17 +204,25 @@ def create_worker(
             w.needs_catch_up = False
             await violation_log.catch_up()
 
-    async def on_parcels(batch: list[Any]) -> None:
+    async def begin_parcels(batch: list[Any]) -> Finish:
+        """Decode, fold and judge a batch and hand its effects over (runner.begin)."""
         await before_batch()
         fx = Effects()
         located = decode_batch(map(raw, batch), fx)
         ports.fault("agent-error")
         step_parcels(located, parcels.get, network, config, state, fx)
         expire(state, {m.partition for m in batch}, config, fx)
-        await runner.apply(fx)
-        metrics.last_event_timestamp.set(state.watermark)
+        applying = await runner.begin(fx)
+        watermark = state.watermark
 
-    async def on_couriers(batch: list[Any]) -> None:
+        async def finish() -> None:
+            await runner.finish(applying)
+            metrics.last_event_timestamp.set(watermark)
+
+        return finish
+
+    async def begin_couriers(batch: list[Any]) -> Finish:
+        """Sign-offs by courier: few and small; applied whole before the next batch."""
         await before_batch()
         by_partition: dict[int, dict[str, list[SignoffRecord]]] = defaultdict(dict)
         for m in batch:
@@ -217,32 +233,58 @@ def create_worker(
             ports_get = ports.couriers.get
             fx = step_couriers(incoming, ports_get, network, config, names.signoffs, partition)
             await runner.apply_couriers(fx)
+        return nothing_left
 
-    async def run_intake(topic: BatchTopic, handle: Any) -> None:
-        """Hand the topic's batches to ``handle``; ack each batch once its effects are done.
+    crashing: list[asyncio.Future[None]] = []
 
-        The first error is remembered as the worker's fatal one and stops the worker (for
-        its supervisor to restart), never leaving a live process that consumes nothing.
-        A batch cut short by a stop finishes its effects first (bounded), so what it has
-        begun is either done and acked or not acked and read again by the next owner.
+    def fail(exc: BaseException) -> None:
+        """The first error stops the worker (exit 1) for its supervisor to restart."""
+        if w.fatal is None:
+            w.fatal = exc
+            log.error("a batch failed; stopping the worker", exc_info=exc)  # the one traceback
+            crashing.append(asyncio.ensure_future(app.crash(exc)))
+
+    def fail_if_failed(done: asyncio.Future[None]) -> None:
+        if not done.cancelled() and done.exception() is not None:
+            fail(done.exception())  # type: ignore[arg-type]
+
+    async def finish_in_order(
+        before: asyncio.Future[None] | None, finish: Finish, batch: list[Any]
+    ) -> None:
+        if before is not None:
+            await before  # its failure is this batch's too: neither is acked
+        await finish()
+        ack(app, batch)
+
+    async def run_intake(topic: BatchTopic, begin: Begin) -> None:
+        """Begin each batch while the previous one finishes; ack each once it is done.
+
+        At most two batches are under way, finished (and acked) in order, so the wait for
+        the broker's and Redis's acknowledgements of one batch overlaps the next batch's
+        decoding and folding (ADR 0005). The first error stops the worker, never leaving a
+        live process that consumes nothing. A stop lets what has begun finish (bounded),
+        so a batch is either done and acked or not acked and read again by the next owner.
         """
-        async for batch in batches(app, topic, settings.batch_size, settings.batch_within_s):
-            task = asyncio.ensure_future(handle(batch))
-            try:
-                await asyncio.shield(task)
-            except asyncio.CancelledError:
-                if not task.done():
-                    with contextlib.suppress(BaseException):
-                        await asyncio.wait_for(asyncio.shield(task), timeout=30.0)
-                if task.done() and not task.cancelled() and task.exception() is None:
-                    ack(app, batch)
-                raise
-            except Exception as exc:
-                if w.fatal is None:
-                    w.fatal = exc
-                    await app.crash(exc)  # logs the traceback once and stops the worker
-                return
-            ack(app, batch)
+        under_way: asyncio.Future[None] | None = None
+        try:
+            async for batch in batches(app, topic, settings.batch_size, settings.batch_within_s):
+                finish = await asyncio.shield(asyncio.ensure_future(begin(batch)))
+                before = under_way
+                under_way = asyncio.ensure_future(finish_in_order(before, finish, batch))
+                under_way.add_done_callback(fail_if_failed)
+                if before is not None:
+                    await asyncio.shield(before)  # at most two batches under way
+        except asyncio.CancelledError:
+            if under_way is not None and not under_way.done():
+                with contextlib.suppress(BaseException):
+                    await asyncio.wait_for(asyncio.shield(under_way), timeout=30.0)
+            raise
+        except Exception as exc:
+            fail(exc)
+
+    async def handle(begin: Begin, batch: list[Any]) -> None:
+        """One batch, begun and finished (tests; the intake overlaps two)."""
+        await (await begin(batch))()
 
     parcel_input = batch_topic(
         app, names.scans, names.complaints, partitions=settings.partitions, maxsize=INTAKE_BUFFER
@@ -250,15 +292,16 @@ def create_worker(
     courier_input = batch_topic(
         app, names.signoffs, partitions=settings.partitions, maxsize=INTAKE_BUFFER
     )
-    w.handle_parcels, w.handle_couriers = on_parcels, on_couriers
+    w.handle_parcels = partial(handle, begin_parcels)
+    w.handle_couriers = partial(handle, begin_couriers)
 
     @app.task
     async def parcels_intake() -> None:
-        await run_intake(parcel_input, on_parcels)
+        await run_intake(parcel_input, begin_parcels)
 
     @app.task
     async def couriers_intake() -> None:
-        await run_intake(courier_input, on_couriers)
+        await run_intake(courier_input, begin_couriers)
 
     @app.page("/metrics")
     async def metrics_page(web: Any, request: Any) -> Any:
@@ -285,7 +328,7 @@ def create_worker(
 
     async def on_revoked(sender: Any, revoked: Any, **kwargs: Any) -> None:
         """Partitions moved away: their state (and its cache) is another worker's now."""
-        parcels.cache.clear()
+        parcels.forget()
         for tp in revoked:
             if tp.topic == names.scans:
                 state.drop_partition(tp.partition)

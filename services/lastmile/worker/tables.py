@@ -21,6 +21,7 @@ from faust.streams import _current_event  # partition context for table writes (
 
 from lastmile.domain.path import ParcelPath
 from lastmile.io.codec import decode_path, decode_signoffs, encode_path, encode_signoffs
+from lastmile.pipeline.ports import unstage
 from lastmile.pipeline.records import SignoffRecord
 
 V = TypeVar("V")
@@ -156,8 +157,12 @@ class TableParcels:
         self.source_topic = source_topic
         self.writer = ChangelogWriter(table, source_topic)
         self.cache: TwoGenerationCache[ParcelPath] = TwoGenerationCache(cache_size)
+        self.staged: dict[str, ParcelPath] = {}  # of batches under way: not stored yet
 
     def get(self, parcel_id: str, partition: int) -> ParcelPath | None:
+        path = self.staged.get(parcel_id)
+        if path is not None:
+            return path
         path = self.cache.get(parcel_id)
         if path is None:
             _context.enter(self.source_topic, partition)  # RocksDB reads the partition's column
@@ -168,17 +173,28 @@ class TableParcels:
             self.cache.put(parcel_id, path)
         return path
 
+    def stage(self, paths: Mapping[str, ParcelPath]) -> None:
+        self.staged.update(paths)
+
     def put_many(self, partition: int, paths: Mapping[str, ParcelPath]) -> None:
         writer, cache = self.writer, self.cache
         for pid, path in paths.items():
             writer.set(partition, pid, encode_path(path))
             cache.put(pid, path)
+        unstage(self.staged, paths)
+
+    def forget(self) -> None:
+        """Partitions moved (every batch under way has finished first: Faust waits)."""
+        self.cache.clear()
+        self.staged.clear()
 
     async def flush(self) -> None:
         await self.writer.flush()
 
     def delete_many(self, partition: int, parcel_ids: Iterable[str]) -> None:
         for pid in parcel_ids:
+            if pid in self.staged:
+                continue  # a later batch has a new path for this waybill number
             self.cache.drop(pid)
             self.writer.delete(partition, pid)
 
