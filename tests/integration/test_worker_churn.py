@@ -26,19 +26,22 @@ def scenario(kafka_bootstrap, redis_url, tmp_path):
     s.stop_all()
 
 
-def truth(traffic: Path) -> set[str]:
-    return {
-        orjson.loads(x)["violation_id"]
-        for x in (traffic / "detected.jsonl").read_bytes().splitlines()
-    }
+def truth(traffic: Path) -> dict[str, str]:
+    """violation id → "rule parcel" of detect's answer (named in a failure's message)."""
+    out = {}
+    for x in (traffic / "detected.jsonl").read_bytes().splitlines():
+        v = orjson.loads(x)
+        out[v["violation_id"]] = f"{v['rule']} {v['parcel_id']}"
+    return out
 
 
-def assert_exactly_once(scenario: Scenario, expected: set[str]) -> None:
+def assert_exactly_once(scenario: Scenario, expected: dict[str, str]) -> None:
     found = scenario.wait_for("violations.v1", len(expected), timeout=240, settle=8)
     got = [orjson.loads(r.value)["violation_id"] for r in found]
-    missing, repeated = expected - set(got), len(got) - len(set(got))
-    assert not missing and not repeated and set(got) == expected, (
-        f"missing {len(missing)}, repeated {repeated}, unexpected {len(set(got) - expected)}"
+    missing, repeated = set(expected) - set(got), len(got) - len(set(got))
+    assert not missing and not repeated and set(got) == set(expected), (
+        f"missing {len(missing)} ({', '.join(sorted(expected[v] for v in missing))}), "
+        f"repeated {repeated}, unexpected {len(set(got) - set(expected))}"
     )
 
 

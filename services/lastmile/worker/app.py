@@ -18,11 +18,9 @@ without its per-event stream machinery (worker/intake.py, worker/fetch.py, ADR 0
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import logging
 import time
 from collections import defaultdict
-from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from functools import partial
@@ -53,7 +51,7 @@ from lastmile.worker import gauges
 from lastmile.worker.faults import Faults
 from lastmile.worker.fetch import LastmileApp
 from lastmile.worker.health import REDIS_ERRORS, RedisHealth, until_ok
-from lastmile.worker.intake import BatchTopic, ack, batch_topic, batches
+from lastmile.worker.intake import Begin, Finish, batch_topic, nothing_left, run_intake
 from lastmile.worker.metrics_sink import PrometheusSink
 from lastmile.worker.outbox import FaustOutbox
 from lastmile.worker.sensors import QuietMonitor
@@ -65,13 +63,6 @@ log = logging.getLogger("lastmile.worker")
 
 METRICS_CONTENT_TYPE = "text/plain; version=0.0.4"
 INTAKE_BUFFER = 16384  # messages fetched ahead per input before Faust stops fetching
-
-Finish = Callable[[], Awaitable[None]]  # the second half of a batch: wait, store, ack
-Begin = Callable[[list[Any]], Awaitable[Finish]]  # the first half: decode, fold, hand over
-
-
-async def nothing_left() -> None:
-    return None
 
 
 @dataclass
@@ -244,44 +235,6 @@ def create_worker(
             log.error("a batch failed; stopping the worker", exc_info=exc)  # the one traceback
             crashing.append(asyncio.ensure_future(app.crash(exc)))
 
-    def fail_if_failed(done: asyncio.Future[None]) -> None:
-        if not done.cancelled() and done.exception() is not None:
-            fail(done.exception())  # type: ignore[arg-type]
-
-    async def finish_in_order(
-        before: asyncio.Future[None] | None, finish: Finish, batch: list[Any]
-    ) -> None:
-        if before is not None:
-            await before  # its failure is this batch's too: neither is acked
-        await finish()
-        ack(app, batch)
-
-    async def run_intake(topic: BatchTopic, begin: Begin) -> None:
-        """Begin each batch while the previous one finishes; ack each once it is done.
-
-        At most two batches are under way, finished (and acked) in order, so the wait for
-        the broker's and Redis's acknowledgements of one batch overlaps the next batch's
-        decoding and folding (ADR 0005). The first error stops the worker, never leaving a
-        live process that consumes nothing. A stop lets what has begun finish (bounded),
-        so a batch is either done and acked or not acked and read again by the next owner.
-        """
-        under_way: asyncio.Future[None] | None = None
-        try:
-            async for batch in batches(app, topic, settings.batch_size, settings.batch_within_s):
-                finish = await asyncio.shield(asyncio.ensure_future(begin(batch)))
-                before = under_way
-                under_way = asyncio.ensure_future(finish_in_order(before, finish, batch))
-                under_way.add_done_callback(fail_if_failed)
-                if before is not None:
-                    await asyncio.shield(before)  # at most two batches under way
-        except asyncio.CancelledError:
-            if under_way is not None and not under_way.done():
-                with contextlib.suppress(BaseException):
-                    await asyncio.wait_for(asyncio.shield(under_way), timeout=30.0)
-            raise
-        except Exception as exc:
-            fail(exc)
-
     async def handle(begin: Begin, batch: list[Any]) -> None:
         """One batch, begun and finished (tests; the intake overlaps two)."""
         await (await begin(batch))()
@@ -292,16 +245,17 @@ def create_worker(
     courier_input = batch_topic(
         app, names.signoffs, partitions=settings.partitions, maxsize=INTAKE_BUFFER
     )
+    intake = (settings.batch_size, settings.batch_within_s)
     w.handle_parcels = partial(handle, begin_parcels)
     w.handle_couriers = partial(handle, begin_couriers)
 
     @app.task
     async def parcels_intake() -> None:
-        await run_intake(parcel_input, begin_parcels)
+        await run_intake(app, parcel_input, begin_parcels, intake, fail)
 
     @app.task
     async def couriers_intake() -> None:
-        await run_intake(courier_input, begin_couriers)
+        await run_intake(app, courier_input, begin_couriers, intake, fail)
 
     @app.page("/metrics")
     async def metrics_page(web: Any, request: Any) -> Any:

@@ -6,8 +6,10 @@ and an ``asyncio.wait`` per message so that a delivery blocked when a rebalance 
 be abandoned. Measured here, that costs about as much as everything else in Faust's intake
 together (docs/benchmarks.md, ADR 0005). This consumer awaits the delivery directly while
 the flow runs, and keeps the abandonable race only while a rebalance has suspended it.
-Offsets, gaps and commits are kept exactly as Faust keeps them (read offsets per
-partition, ``_add_gap`` for compacted holes, ``commit_every``).
+Offsets, gaps and commits are kept as Faust keeps them (read offsets per partition,
+``_add_gap`` for compacted holes, ``commit_every``), with one difference: a delivery that
+waited through a rebalance does not record its (stale) offset, since Faust has sought back
+to the committed offsets meanwhile.
 
 ``LastmileApp`` is a ``faust.App`` whose consumer transport uses this consumer; nothing
 else about the app changes.
@@ -26,6 +28,7 @@ from faust.transport.drivers import aiokafka as faust_aiokafka
 class DirectDeliveryConsumer(faust_aiokafka.Consumer):
     async def _drain_messages(self, fetcher: Any) -> None:
         deliver = self.callback
+        app = self.app
         read_offsets = self._read_offset
         suspend_flow = self.suspend_flow
         acks_enabled_for = self.app.topics.acks_enabled_for
@@ -53,6 +56,13 @@ class DirectDeliveryConsumer(faust_aiokafka.Consumer):
                         await self.wait_first(deliver(message), suspend_flow.wait())
                     else:
                         await deliver(message)
+                    if message.generation_id != app.consumer_generation_id:
+                        # A rebalance came while the delivery waited (for the flow to
+                        # resume): Faust has since sought back to the committed offsets, and
+                        # this stale message will be dropped by the intake. Recording its
+                        # offset now would make the drain skip the same offsets when they
+                        # are read again: they would never be processed.
+                        continue
                     read_offsets[tp] = offset
                     since_yield += 1
                     if since_yield >= 100:  # let the worker's batch loop run between records

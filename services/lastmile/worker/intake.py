@@ -24,7 +24,8 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-from collections.abc import AsyncIterator, Callable
+from asyncio import Future
+from collections.abc import AsyncIterator, Awaitable, Callable
 from typing import Any
 
 import faust
@@ -171,4 +172,70 @@ def ack(app: faust.App, messages: list[Any]) -> None:
         m.ack(consumer)
 
 
-__all__ = ["BatchBuffer", "BatchTopic", "ack", "batch_topic", "batches"]
+Finish = Callable[[], Awaitable[None]]  # a batch's second half: wait, store
+Begin = Callable[[list[Any]], Awaitable[Finish]]  # its first half: decode, fold, hand over
+
+
+async def nothing_left() -> None:
+    """The ``Finish`` of a batch whose ``Begin`` did everything."""
+    return None
+
+
+async def run_intake(
+    app: faust.App,
+    topic: BatchTopic,
+    begin: Begin,
+    batching: tuple[int, float],
+    fail: Callable[[BaseException], None],
+) -> None:
+    """Begin each batch while the previous one finishes; ack each once it is finished.
+
+    At most two batches are under way, finished (and acked) in order, so the wait for the
+    broker's and Redis's acknowledgements of one batch overlaps the next batch's decoding
+    and folding (ADR 0005). The first error goes to ``fail`` (which stops the worker) and
+    ends the intake: nothing after it is acked. A stop lets what has begun finish (bounded
+    to 30 s), so a batch is either finished and acked or not acked and read again.
+    """
+
+    async def finish_in_order(
+        before: Future[None] | None, finish: Finish, batch: list[Any]
+    ) -> None:
+        if before is not None:
+            await before  # its failure is this batch's too: neither is acked
+        await finish()
+        ack(app, batch)
+
+    def failed(done: Future[None]) -> None:
+        if not done.cancelled() and (exc := done.exception()) is not None:
+            fail(exc)
+
+    max_n, within = batching
+    under_way: Future[None] | None = None
+    try:
+        async for batch in batches(app, topic, max_n, within):
+            finish = await asyncio.shield(asyncio.ensure_future(begin(batch)))
+            before = under_way
+            under_way = asyncio.ensure_future(finish_in_order(before, finish, batch))
+            under_way.add_done_callback(failed)
+            if before is not None:
+                await asyncio.shield(before)  # at most two batches under way
+    except asyncio.CancelledError:
+        if under_way is not None and not under_way.done():
+            with contextlib.suppress(BaseException):
+                await asyncio.wait_for(asyncio.shield(under_way), timeout=30.0)
+        raise
+    except Exception as exc:
+        fail(exc)
+
+
+__all__ = [
+    "BatchBuffer",
+    "BatchTopic",
+    "Begin",
+    "Finish",
+    "ack",
+    "batch_topic",
+    "batches",
+    "nothing_left",
+    "run_intake",
+]
