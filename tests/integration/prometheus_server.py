@@ -4,7 +4,8 @@ It listens on a free 127.0.0.1 port, keeps its TSDB in the test's temp dir, scra
 given worker ports every second with the repo's own `lastmile-worker` job (its limits
 included) and loads the repo's rule files. Rule groups are copied with their `interval`
 removed, so every group (also the 5 m and 1 h ones) is evaluated every second: a test
-cannot wait an hour for the 30-day group. Nothing else in the rules is changed.
+cannot wait an hour for the 30-day group. Nothing else in the rules is changed. With
+`alertmanager=host:port` it sends its alerts there.
 """
 
 from __future__ import annotations
@@ -41,11 +42,13 @@ class PrometheusServer:
         targets: list[str],
         rule_files: list[Path] | None = None,
         interval: str = "1s",
+        alertmanager: str | None = None,
     ) -> None:
         self.tmp = tmp
         self.targets = targets
         self.rule_files = repo_rule_files() if rule_files is None else rule_files
         self.interval = interval
+        self.alertmanager = alertmanager  # host:port that firing alerts are sent to
         self.port = free_port()
         self.url = f"http://127.0.0.1:{self.port}"
         self.proc: subprocess.Popen | None = None
@@ -89,6 +92,10 @@ class PrometheusServer:
             "rule_files": self._copy_rules(),
             "scrape_configs": [self._scrape_job()],
         }
+        if self.alertmanager:
+            config["alerting"] = {
+                "alertmanagers": [{"static_configs": [{"targets": [self.alertmanager]}]}]
+            }
         path = self.tmp / "prometheus.yml"
         path.write_text(yaml.safe_dump(config, sort_keys=False), encoding="utf-8")
         return path
