@@ -26,22 +26,22 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import os
 import sys
 import time
 import uuid
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from _sim import CACHE, NETWORK, machine, simulated
+from _sim import CACHE, machine, simulated
 from bench_worker import (
     INPUTS,
     WorkerProc,
     delete_topics,
     distinct_parcels,
     free_port,
+    local_endpoints,
     make_topics,
-    only_local,
+    worker_env,
 )
 
 
@@ -127,11 +127,7 @@ def main() -> int:
     ap.add_argument("--keep", action="store_true", help="keep the run's keys and topics")
     args = ap.parse_args()
 
-    bootstrap = os.environ.get("LASTMILE_KAFKA_BOOTSTRAP", "127.0.0.1:9092")
-    redis_url = os.environ.get("LASTMILE_REDIS_URL", "redis://127.0.0.1:6379/0")
-    only_local(bootstrap)
-    if not redis_url.startswith(("redis://127.0.0.1", "redis://localhost")):
-        raise SystemExit(f"refusing non-local Redis {redis_url!r}")
+    bootstrap, redis_url = local_endpoints()
     run = f"rf{uuid.uuid4().hex[:8]}"
     prefix = f"{run}."
     work = CACHE / "redis-footprint" / run
@@ -149,20 +145,7 @@ def main() -> int:
     total = sum(sent.values())
     before = used_memory(redis_url)
     port = free_port()
-    env = dict(os.environ)
-    env.update(
-        LASTMILE_KAFKA_BOOTSTRAP=bootstrap,
-        LASTMILE_REDIS_URL=redis_url,
-        LASTMILE_NETWORK=str(NETWORK),
-        LASTMILE_WEB_PORT=str(port),
-        LASTMILE_WEB_HOST="127.0.0.1",
-        LASTMILE_STORE="rocksdb://",
-        LASTMILE_DATA_DIR=str(work / "data"),
-        LASTMILE_APP_ID=run,
-        LASTMILE_TOPIC_PREFIX=prefix,
-        LASTMILE_REDIS_PREFIX=run,
-        LASTMILE_PARTITIONS=str(args.partitions),
-    )
+    env = worker_env(bootstrap, redis_url, run, port, prefix, work / "data", args.partitions)
     worker = WorkerProc(env, port, work / "worker.log", None, "warning")
     try:
         worker.wait_ready()

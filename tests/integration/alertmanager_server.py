@@ -13,13 +13,13 @@ import copy
 import json
 import shutil
 import subprocess
-import time
 import urllib.request
 from pathlib import Path
 from typing import Any
 
 import yaml
 from alert_sinks import HttpSink
+from server_process import log_tail, start_until_ready, stop
 from workers import REPO, free_port
 
 ALERTMANAGER_YML = REPO / "deploy" / "alertmanager" / "alertmanager.yml"
@@ -61,51 +61,28 @@ class AlertmanagerServer:
         self.tmp.mkdir(parents=True, exist_ok=True)
         config = self.tmp / "alertmanager.yml"
         config.write_text(yaml.safe_dump(self.config, allow_unicode=True), encoding="utf-8")
-        with open(self.log, "wb") as log:
-            self.proc = subprocess.Popen(
-                [
-                    binary(),
-                    f"--config.file={config}",
-                    f"--storage.path={self.tmp / 'data'}",
-                    f"--web.listen-address=127.0.0.1:{self.port}",
-                    "--cluster.listen-address=",
-                    "--log.level=debug",
-                ],
-                stdout=log,
-                stderr=subprocess.STDOUT,
-                cwd=self.tmp,
-            )
-        deadline = time.monotonic() + timeout
-        while time.monotonic() < deadline:
-            if self.proc.poll() is not None:
-                raise RuntimeError(
-                    f"alertmanager exited {self.proc.returncode}:\n{self.log_tail()}"
-                )
-            try:
-                with urllib.request.urlopen(f"{self.url}/-/ready", timeout=2) as r:
-                    if r.status == 200:
-                        return self
-            except OSError:
-                pass
-            time.sleep(0.2)
-        raise TimeoutError(f"alertmanager not ready in {timeout}s:\n{self.log_tail()}")
+        self.proc = start_until_ready(
+            [
+                binary(),
+                f"--config.file={config}",
+                f"--storage.path={self.tmp / 'data'}",
+                f"--web.listen-address=127.0.0.1:{self.port}",
+                "--cluster.listen-address=",
+                "--log.level=debug",
+            ],
+            self.log,
+            self.tmp,
+            f"{self.url}/-/ready",
+            timeout,
+        )
+        return self
 
     def stop(self) -> None:
-        if self.proc is not None and self.proc.poll() is None:
-            self.proc.terminate()
-            try:
-                self.proc.wait(timeout=20)
-            except subprocess.TimeoutExpired:
-                self.proc.kill()
-                self.proc.wait(timeout=10)
+        stop(self.proc)
 
     def alerts(self) -> list[dict[str, Any]]:
         with urllib.request.urlopen(f"{self.url}/api/v2/alerts", timeout=10) as r:
             return json.loads(r.read())
 
     def log_tail(self, lines: int = 40) -> str:
-        try:
-            text = self.log.read_text(encoding="utf-8", errors="replace")
-        except OSError:
-            return ""
-        return "\n".join(text.splitlines()[-lines:])
+        return log_tail(self.log, lines)

@@ -21,6 +21,7 @@ from pathlib import Path
 from typing import Any
 
 import yaml
+from server_process import log_tail, start_until_ready, stop
 from workers import REPO, free_port
 
 PROM_DIR = REPO / "deploy" / "prometheus"
@@ -106,49 +107,26 @@ class PrometheusServer:
         if binary is None:
             raise RuntimeError("no `prometheus` binary on PATH: run deploy/local/install.sh")
         config = self.write_config()
-        with open(self.log, "wb") as log:
-            self.proc = subprocess.Popen(
-                [
-                    binary,
-                    f"--config.file={config}",
-                    f"--storage.tsdb.path={self.tmp / 'tsdb'}",
-                    f"--web.listen-address=127.0.0.1:{self.port}",
-                    "--storage.tsdb.retention.time=1d",
-                ],
-                stdout=log,
-                stderr=subprocess.STDOUT,
-                cwd=self.tmp,
-            )
-        deadline = time.monotonic() + timeout
-        while time.monotonic() < deadline:
-            if self.proc.poll() is not None:
-                raise RuntimeError(
-                    f"prometheus exited with {self.proc.returncode}:\n{self.log_tail()}"
-                )
-            try:
-                with urllib.request.urlopen(f"{self.url}/-/ready", timeout=2) as r:
-                    if r.status == 200:
-                        return self
-            except OSError:
-                pass
-            time.sleep(0.2)
-        raise TimeoutError(f"prometheus not ready in {timeout}s:\n{self.log_tail()}")
+        self.proc = start_until_ready(
+            [
+                binary,
+                f"--config.file={config}",
+                f"--storage.tsdb.path={self.tmp / 'tsdb'}",
+                f"--web.listen-address=127.0.0.1:{self.port}",
+                "--storage.tsdb.retention.time=1d",
+            ],
+            self.log,
+            self.tmp,
+            f"{self.url}/-/ready",
+            timeout,
+        )
+        return self
 
     def stop(self) -> None:
-        if self.proc is not None and self.proc.poll() is None:
-            self.proc.terminate()
-            try:
-                self.proc.wait(timeout=20)
-            except subprocess.TimeoutExpired:
-                self.proc.kill()
-                self.proc.wait(timeout=10)
+        stop(self.proc)
 
     def log_tail(self, lines: int = 30) -> str:
-        try:
-            text = self.log.read_text(encoding="utf-8", errors="replace")
-        except OSError:
-            return ""
-        return "\n".join(text.splitlines()[-lines:])
+        return log_tail(self.log, lines)
 
     # -- HTTP API ------------------------------------------------------------------------
     def api(self, path: str, params: list[tuple[str, str]] | None = None) -> Any:
