@@ -20,13 +20,14 @@ GIB = 1024**3
 # `make bench-worker` (bench/bench_worker.py), docs/benchmarks.md: one worker, events/s.
 # The lower of the two recorded runs (2,463 and 5,193 events/s on a loaded 2-core machine).
 WORKER_EVENTS_PER_S = 2_463
-# `make bench-redis` (bench/bench_redis_footprint.py, 20,000 parcels/day, seed 1):
-# worker RSS 104 MiB when ready, 371 MiB after 20,033 parcels (bench_worker.py: 1,282)
-WORKER_RSS_MIB_PER_100K_PARCELS = (371 - 104) / 20_033 * 100_000  # 1,333
-REDIS_BYTES_PER_PARCEL_PATH = 1_558  # <p>:parcel:<id>, kept 30 days
-REDIS_BYTES_PER_PARCEL_DAY = 196  # by-day records (first scans, deliveries, e2e, complaints)
-REDIS_BYTES_PER_VIOLATION = 1_263  # {<p>:v}:* documents, indexes, stream; kept 400 days
-EVENTS_PER_PARCEL = 6.94  # same run: messages / distinct parcels of the simulated day
+# `bench/bench_redis_footprint.py --parcels-per-day 100000` (seed 1, one worker, 4
+# partitions): worker RSS 102 MiB when ready, 992 MiB after 100,112 parcels, still growing
+# (bench_worker.py, over 20,033 parcels: 1,282 MiB per 100,000)
+WORKER_RSS_MIB_PER_100K_PARCELS = (992 - 102) / 100_112 * 100_000  # 889
+REDIS_BYTES_PER_PARCEL_PATH = 1_559  # <p>:parcel:<id>, kept 30 days
+REDIS_BYTES_PER_PARCEL_DAY = 190  # by-day records (first scans, deliveries, e2e, complaints)
+REDIS_BYTES_PER_VIOLATION = 1_378  # {<p>:v}:* documents, indexes, stream; kept 400 days
+EVENTS_PER_PARCEL = 6.95  # same run: 695,672 messages / 100,112 distinct parcels
 
 # ---------------------------------------------------------------- assumed (stated)
 NATION_EVENTS_PER_S = 63_000  # issue 12: the nation's average scan events/s
