@@ -96,6 +96,14 @@ def split_by_fee_parcels(traffic: Path, first: Path, second: Path) -> set[tuple[
     return {pair for pair, pids in fee_parcels.items() if len(pids) >= 2}
 
 
+def pairs(expected: set[tuple[str, str]]) -> str:
+    """PromQL: one series per (carrier, town), to match others against."""
+    return " or ".join(
+        f'label_replace(label_replace(vector(1), "carrier", "{c}", "", ""), "town", "{t}", "", "")'
+        for c, t in sorted(expected)
+    )
+
+
 @dataclass
 class Run:
     firing: set[tuple[str, str]]  # (carrier, town) of the firing alerts in Prometheus
@@ -184,23 +192,31 @@ def run(kafka_bootstrap, redis_url, tmp_path_factory):
 
         scenario.publish(first)
         n_first = sum(1 for x in first.read_bytes().splitlines() if x.strip())
-        got = prom.wait_until(processed, lambda v: v >= n_first, timeout=60)
+        got = prom.wait_until(processed, lambda v: v >= n_first, timeout=120)
         assert got == n_first, f"first half: Prometheus saw {got} of {n_first} messages"
-        time.sleep(2.5)  # scrapes of the first half's counters
+        # every expected pair's counter is scraped at its first-part value before the rest
+        # comes (the counter is read back from violations.v1, a moment after processing)
+        fees = 'lastmile_violations_total{type="extra_fee", remote="true", rule="fee_charged"}'
+        seen = prom.wait_until(
+            f"count(sum by (carrier, town) ({fees}) and on (carrier, town) ({pairs(expected)}))",
+            lambda v: v >= len(expected),
+            timeout=60,
+        )
+        assert seen == len(expected), f"first part: {seen} of {len(expected)} pairs scraped"
+        time.sleep(2)  # a few more scrapes at that plateau
 
         scenario.publish(second)
         n_all = sum(1 for x in (traffic / "scans.jsonl").read_bytes().splitlines() if x.strip())
-        prom.wait_until(processed, lambda v: v >= n_all, timeout=60)
-        time.sleep(3)  # the last increases are scraped and the rules evaluated
+        prom.wait_until(processed, lambda v: v >= n_all, timeout=120)
         prom.wait_until(
             f'count(ALERTS{{alertname="{ALERT}", alertstate="firing"}})',
             lambda v: v >= len(expected),
-            timeout=30,
+            timeout=60,
         )
         now_firing = firing(prom)
         assert now_firing, f"{ALERT} never fired; Prometheus log:\n{prom.log_tail()}"
         run_ = Run(now_firing, expected, smtp, http, config, contacts(config), traffic)
-        deadline = time.monotonic() + 30
+        deadline = time.monotonic() + 60
         while time.monotonic() < deadline and not delivered(run_):
             time.sleep(0.5)
         time.sleep(2)  # anything misrouted would have arrived by now too
