@@ -10,10 +10,8 @@ Clustering is off (`--cluster.listen-address=`): nothing listens beyond loopback
 from __future__ import annotations
 
 import copy
-import json
 import shutil
 import subprocess
-import urllib.request
 from pathlib import Path
 from typing import Any
 
@@ -79,10 +77,6 @@ class AlertmanagerServer:
 
     def stop(self) -> None:
         stop(self.proc)
-
-    def alerts(self) -> list[dict[str, Any]]:
-        with urllib.request.urlopen(f"{self.url}/api/v2/alerts", timeout=10) as r:
-            return json.loads(r.read())
 
     def log_tail(self, lines: int = 40) -> str:
         return log_tail(self.log, lines)
