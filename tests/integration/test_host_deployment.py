@@ -12,6 +12,7 @@ the Grafana data sources. No server is needed.
 
 from __future__ import annotations
 
+import os
 import re
 import shutil
 import subprocess
@@ -73,31 +74,44 @@ def test_systemd_verify_catches_a_broken_unit(tmp_path: Path) -> None:
     assert "Restrat" in proc.stdout + proc.stderr
 
 
-def subcommands_run() -> dict[str, set[str]]:
-    """lastmile subcommand -> where it is run (systemd units, Kubernetes workloads)."""
-    found: dict[str, set[str]] = {}
+def containers(doc: dict) -> list[dict]:
+    spec = doc.get("spec", {})
+    template = spec.get("jobTemplate", {}).get("spec", {}).get("template") or spec.get("template")
+    return (template or {}).get("spec", {}).get("containers", [])
+
+
+def commands_run() -> list[tuple[str, list[str]]]:
+    """(where, the arguments after `lastmile`) of every systemd unit and Kubernetes workload."""
+    found = []
     for unit in units():
-        for m in re.finditer(r"^ExecStart=\S*/lastmile (\w+)", unit.read_text(), re.M):
-            found.setdefault(m.group(1), set()).add(unit.name)
+        for m in re.finditer(r"^ExecStart=\S*/lastmile (.+)$", unit.read_text(), re.M):
+            found.append((unit.name, m.group(1).split()))
     for path in K8S_BASE.glob("*.yaml"):
         for doc in yaml.safe_load_all(path.read_text(encoding="utf-8")):
-            text = yaml.safe_dump(doc)
-            for args in re.findall(r"args:\n\s*- (\w+)", text):
-                found.setdefault(args, set()).add(path.name)
+            for c in containers(doc):
+                if c.get("image") == "lastmile":
+                    found.append((f"{path.name}/{doc['metadata']['name']}", c["args"]))
     return found
 
 
-def test_every_subcommand_the_deployment_runs_exists() -> None:
-    found = subcommands_run()
-    assert {"worker", "api", "review", "router"} <= set(found), found
-    for cmd in sorted(found):
+def test_every_command_the_deployment_runs_exists_with_its_options() -> None:
+    found = commands_run()
+    assert {"worker", "api", "review", "router"} <= {args[0] for _, args in found}, found
+    for where, args in found:
+        cmd = args[0]
         proc = subprocess.run(
-            [str(LASTMILE), cmd, "--help"], capture_output=True, text=True, timeout=60
+            [str(LASTMILE), cmd, "--help"],
+            capture_output=True,
+            text=True,
+            timeout=60,
+            env={**os.environ, "COLUMNS": "200"},
         )
         if cmd in PENDING:
             assert proc.returncode != 0, f"`lastmile {cmd}` exists now: remove it from PENDING"
-        else:
-            assert proc.returncode == 0, (cmd, found[cmd], proc.stdout + proc.stderr)
+            continue
+        assert proc.returncode == 0, (where, proc.stdout + proc.stderr)
+        for option in (a for a in args[1:] if a.startswith("--")):
+            assert re.search(rf"{re.escape(option)}\b", proc.stdout), (where, cmd, option)
 
 
 def instructions() -> list[tuple[str, str]]:
