@@ -95,6 +95,43 @@ def only_local(bootstrap: str) -> None:
             )
 
 
+def local_endpoints() -> tuple[str, str]:
+    """Kafka bootstrap and Redis URL from the environment, refused unless on loopback."""
+    bootstrap = os.environ.get("LASTMILE_KAFKA_BOOTSTRAP", "127.0.0.1:9092")
+    redis_url = os.environ.get("LASTMILE_REDIS_URL", "redis://127.0.0.1:6379/0")
+    only_local(bootstrap)
+    if not redis_url.startswith(("redis://127.0.0.1", "redis://localhost")):
+        raise SystemExit(f"refusing non-local Redis {redis_url!r}")
+    return bootstrap, redis_url
+
+
+def worker_env(
+    bootstrap: str,
+    redis_url: str,
+    app: str,
+    port: int,
+    prefix: str,
+    data_dir: Path,
+    partitions: int,
+) -> dict[str, str]:
+    """Environment of a bench worker: its own app id, topic prefix, key prefix, data dir."""
+    env = dict(os.environ)
+    env.update(
+        LASTMILE_KAFKA_BOOTSTRAP=bootstrap,
+        LASTMILE_REDIS_URL=redis_url,
+        LASTMILE_NETWORK=str(NETWORK),
+        LASTMILE_WEB_PORT=str(port),
+        LASTMILE_WEB_HOST="127.0.0.1",
+        LASTMILE_STORE="rocksdb://",
+        LASTMILE_DATA_DIR=str(data_dir),
+        LASTMILE_APP_ID=app,
+        LASTMILE_TOPIC_PREFIX=prefix,
+        LASTMILE_REDIS_PREFIX=app,
+        LASTMILE_PARTITIONS=str(partitions),
+    )
+    return env
+
+
 # --------------------------------------------------------------------- Kafka helpers
 
 
@@ -509,11 +546,7 @@ def main() -> int:
     if unknown:
         ap.error(f"--skip: unknown phase(s) {', '.join(sorted(unknown))}")
 
-    bootstrap = os.environ.get("LASTMILE_KAFKA_BOOTSTRAP", "127.0.0.1:9092")
-    redis_url = os.environ.get("LASTMILE_REDIS_URL", "redis://127.0.0.1:6379/0")
-    only_local(bootstrap)
-    if not redis_url.startswith(("redis://127.0.0.1", "redis://localhost")):
-        raise SystemExit(f"refusing non-local Redis {redis_url!r}")
+    bootstrap, redis_url = local_endpoints()
     run = f"bw{uuid.uuid4().hex[:8]}"
     prefix = f"{run}."
     scans_topic, complaints_topic = prefix + INPUTS[0], prefix + INPUTS[1]
@@ -571,21 +604,9 @@ def main() -> int:
         )
 
     def env_for(app: str, port: int) -> dict[str, str]:
-        env = dict(os.environ)
-        env.update(
-            LASTMILE_KAFKA_BOOTSTRAP=bootstrap,
-            LASTMILE_REDIS_URL=redis_url,
-            LASTMILE_NETWORK=str(NETWORK),
-            LASTMILE_WEB_PORT=str(port),
-            LASTMILE_WEB_HOST="127.0.0.1",
-            LASTMILE_STORE="rocksdb://",
-            LASTMILE_DATA_DIR=str(work / f"data-{app}-{port}"),
-            LASTMILE_APP_ID=app,
-            LASTMILE_TOPIC_PREFIX=prefix,
-            LASTMILE_REDIS_PREFIX=app,
-            LASTMILE_PARTITIONS=str(args.partitions),
+        return worker_env(
+            bootstrap, redis_url, app, port, prefix, work / f"data-{app}-{port}", args.partitions
         )
-        return env
 
     port = free_port()
     print("(b) one `lastmile worker` (rocksdb://) from the beginning of the filled topics")

@@ -5,7 +5,9 @@
 #   - a Java runtime and Maven when missing;
 #   - the jars of a pinned Apache Kafka broker, resolved from Maven Central with
 #     deploy/local/kafka/pom.xml into ${LASTMILE_CACHE:-$HOME/.cache/lastmile}/kafka-<version>/libs;
-#   - fonts-noto-cjk and chromium from apt (review charts with Chinese labels, rendering test).
+#   - fonts-noto-cjk and chromium from apt (review charts with Chinese labels, rendering test);
+#   - kustomize, built once by deploy/kubernetes/install-kustomize.sh with `go install` (the
+#     Kubernetes manifest test renders deploy/kubernetes with it).
 # Work already done is skipped (installed packages, a marker file next to the jars).
 set -euo pipefail
 
@@ -125,4 +127,8 @@ else
   echo "$pom_sum" > "$MARKER"
   say "Kafka $KAFKA_VERSION: $(ls "$KAFKA_HOME/libs" | wc -l) jars in $KAFKA_HOME/libs"
 fi
+# ---------------------------------------------------------------- kustomize
+kustomize_bin="$(bash "$HERE/../kubernetes/install-kustomize.sh")" \
+  || die "could not build kustomize (see above); rerun $0"
+say "kustomize: $kustomize_bin"
 say "ok"

@@ -4,7 +4,8 @@ It listens on a free 127.0.0.1 port, keeps its TSDB in the test's temp dir, scra
 given worker ports every second with the repo's own `lastmile-worker` job (its limits
 included) and loads the repo's rule files. Rule groups are copied with their `interval`
 removed, so every group (also the 5 m and 1 h ones) is evaluated every second: a test
-cannot wait an hour for the 30-day group. Nothing else in the rules is changed.
+cannot wait an hour for the 30-day group. Nothing else in the rules is changed. With
+`alertmanager=host:port` it sends its alerts there.
 """
 
 from __future__ import annotations
@@ -20,6 +21,7 @@ from pathlib import Path
 from typing import Any
 
 import yaml
+from server_process import log_tail, start_until_ready, stop
 from workers import REPO, free_port
 
 PROM_DIR = REPO / "deploy" / "prometheus"
@@ -41,11 +43,13 @@ class PrometheusServer:
         targets: list[str],
         rule_files: list[Path] | None = None,
         interval: str = "1s",
+        alertmanager: str | None = None,
     ) -> None:
         self.tmp = tmp
         self.targets = targets
         self.rule_files = repo_rule_files() if rule_files is None else rule_files
         self.interval = interval
+        self.alertmanager = alertmanager  # host:port that firing alerts are sent to
         self.port = free_port()
         self.url = f"http://127.0.0.1:{self.port}"
         self.proc: subprocess.Popen | None = None
@@ -89,6 +93,10 @@ class PrometheusServer:
             "rule_files": self._copy_rules(),
             "scrape_configs": [self._scrape_job()],
         }
+        if self.alertmanager:
+            config["alerting"] = {
+                "alertmanagers": [{"static_configs": [{"targets": [self.alertmanager]}]}]
+            }
         path = self.tmp / "prometheus.yml"
         path.write_text(yaml.safe_dump(config, sort_keys=False), encoding="utf-8")
         return path
@@ -99,49 +107,26 @@ class PrometheusServer:
         if binary is None:
             raise RuntimeError("no `prometheus` binary on PATH: run deploy/local/install.sh")
         config = self.write_config()
-        with open(self.log, "wb") as log:
-            self.proc = subprocess.Popen(
-                [
-                    binary,
-                    f"--config.file={config}",
-                    f"--storage.tsdb.path={self.tmp / 'tsdb'}",
-                    f"--web.listen-address=127.0.0.1:{self.port}",
-                    "--storage.tsdb.retention.time=1d",
-                ],
-                stdout=log,
-                stderr=subprocess.STDOUT,
-                cwd=self.tmp,
-            )
-        deadline = time.monotonic() + timeout
-        while time.monotonic() < deadline:
-            if self.proc.poll() is not None:
-                raise RuntimeError(
-                    f"prometheus exited with {self.proc.returncode}:\n{self.log_tail()}"
-                )
-            try:
-                with urllib.request.urlopen(f"{self.url}/-/ready", timeout=2) as r:
-                    if r.status == 200:
-                        return self
-            except OSError:
-                pass
-            time.sleep(0.2)
-        raise TimeoutError(f"prometheus not ready in {timeout}s:\n{self.log_tail()}")
+        self.proc = start_until_ready(
+            [
+                binary,
+                f"--config.file={config}",
+                f"--storage.tsdb.path={self.tmp / 'tsdb'}",
+                f"--web.listen-address=127.0.0.1:{self.port}",
+                "--storage.tsdb.retention.time=1d",
+            ],
+            self.log,
+            self.tmp,
+            f"{self.url}/-/ready",
+            timeout,
+        )
+        return self
 
     def stop(self) -> None:
-        if self.proc is not None and self.proc.poll() is None:
-            self.proc.terminate()
-            try:
-                self.proc.wait(timeout=20)
-            except subprocess.TimeoutExpired:
-                self.proc.kill()
-                self.proc.wait(timeout=10)
+        stop(self.proc)
 
     def log_tail(self, lines: int = 30) -> str:
-        try:
-            text = self.log.read_text(encoding="utf-8", errors="replace")
-        except OSError:
-            return ""
-        return "\n".join(text.splitlines()[-lines:])
+        return log_tail(self.log, lines)
 
     # -- HTTP API ------------------------------------------------------------------------
     def api(self, path: str, params: list[tuple[str, str]] | None = None) -> Any:

@@ -149,8 +149,11 @@ def split_lines(src: Path, dst_a: Path, dst_b: Path) -> None:
     dst_b.write_bytes(b"".join(lines[half:]))
 
 
-def simulated_traffic(out: Path, seed: int, parcels: int = 1500) -> Path:
-    """A simulated Yiyuan day in `out`, with `lastmile detect`'s answer (detected.jsonl, dlq.jsonl)."""
+def simulated_traffic(
+    out: Path, seed: int, parcels: int = 1500, rates: dict[str, float] | None = None
+) -> Path:
+    """A simulated Yiyuan day in `out`, with `lastmile detect`'s answer (detected.jsonl,
+    dlq.jsonl); `rates` overrides injection rates (`--rate RULE=FRACTION`)."""
 
     def cli(*args: str) -> None:
         subprocess.run(
@@ -169,6 +172,7 @@ def simulated_traffic(out: Path, seed: int, parcels: int = 1500) -> Path:
         str(seed),
         "--out",
         str(out),
+        *[a for rule, f in (rates or {}).items() for a in ("--rate", f"{rule}={f}")],
     )
     cli(
         "detect",
