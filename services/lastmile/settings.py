@@ -51,6 +51,7 @@ class Settings(BaseSettings):
     review_key_file: str = "run/review.key"
     faults: str = ""  # testing only: crash points (worker/faults.py)
     state_cache: int = Field(default=50_000, ge=1, le=100_000_000)
+    rocksdb_memory_mb: int = Field(default=64, ge=8, le=65_536)
 
     @model_validator(mode="after")
     def _default_worker_id(self) -> Settings:
@@ -110,6 +111,10 @@ SETTINGS_DOC = {
     "LASTMILE_STATE_CACHE": (
         "50000",
         "decoded parcel paths the worker keeps in memory in front of its table store",
+    ),
+    "LASTMILE_ROCKSDB_MEMORY_MB": (
+        "64",
+        "RocksDB memory per table partition (memtables + block cache), MiB",
     ),
     "LASTMILE_FAULTS": (
         "(none)",

@@ -116,6 +116,16 @@ def make_app(settings: Settings) -> faust.App:
     )
 
 
+def rocksdb_options(memory_mb: int) -> dict[str, int]:
+    """Bounded RocksDB memory per table partition: half block cache, half write buffers."""
+    mib = 1024 * 1024
+    return {
+        "block_cache_size": memory_mb * mib // 2,
+        "write_buffer_size": memory_mb * mib // 4,
+        "max_write_buffer_number": 2,
+    }
+
+
 def create_worker(
     settings: Settings, network: Network, config: RuleConfig, metrics: Metrics | None = None
 ) -> Worker:
@@ -162,6 +172,8 @@ def create_worker(
         "key_type": str,
         "value_type": bytes,
     }
+    if settings.store.startswith("rocksdb"):
+        table_args["options"] = rocksdb_options(settings.rocksdb_memory_mb)
     parcels = TableParcels(app.Table("parcels", **table_args), names.scans, settings.state_cache)
     ports = Ports(
         gate=violation_log,

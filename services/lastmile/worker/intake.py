@@ -11,9 +11,12 @@ What Faust's streams guarantee is kept, in the worker's own terms (ADR 0005):
 - **acks:** a message is acked only after its batch's effects are done, so a commit never
   covers a message whose effects are not durable; an unfinished batch is read again by the
   partition's next owner;
-- **rebalances:** the buffer is registered with Faust's flow control, which clears it when
-  partitions are revoked; a message fetched under an older consumer generation (or while
-  the flow is suspended) is dropped unacked and read again from the committed offset;
+- **rebalances:** a batch waits while a rebalance has suspended the flow, and a message
+  fetched under an older consumer generation is dropped unacked: Faust seeks back to the
+  committed offsets before it resumes the flow, so it is read again. The buffer is *not*
+  cleared by Faust's flow control: Faust resumes the flow (which clears its own queues)
+  after it has sought and resumed fetching, so a clear could drop messages of the new
+  generation that the drain has already counted as read (they would never be processed);
 - **back-pressure:** past ``maxsize`` buffered messages the conductor's delivery waits
   and Faust stops fetching the partition, until the worker has taken half of them;
 - **in-flight tracking:** a batch's messages are registered as unacked while it runs, so a
@@ -78,13 +81,6 @@ class BatchBuffer:
         self._items.append(value)
         self._arrived.set()
 
-    def clear(self) -> None:
-        """Faust's flow control on a rebalance: what waits here is read again later."""
-        self._items = []
-        self._arrived.clear()
-        self._enough.clear()
-        self._released()
-
     # --- what the worker calls --------------------------------------------------------
     async def take(self, max_n: int, within: float) -> list[Any]:
         """Up to ``max_n`` messages: waits for the first, then up to ``within`` s for more."""
@@ -141,8 +137,7 @@ def batch_topic(app: faust.App, *names: str, partitions: int, maxsize: int) -> B
         value_serializer="raw",
         acks=True,
     )
-    topic.buffer = BatchBuffer(maxsize)
-    app.flow_control.manage_queue(topic.buffer)  # type: ignore[arg-type]  # cleared on revoke
+    topic.buffer = BatchBuffer(maxsize)  # not managed by flow control: see the module doc
     app.topics.add(topic)  # the conductor subscribes it like an agent's topic
     return topic
 
