@@ -29,7 +29,7 @@ app = worker.app
 
 
 @app.on_worker_init.connect
-def _create_missing_topics(sender: Any = None, **_: Any) -> None:
+def _create_missing_topics(sender: Any, /, *args: Any, signal: Any, **kwargs: Any) -> None:
     """`faust ... worker` creates the missing topics with their partitions, as `lastmile worker`.
 
     Faust sends this signal before its event loop runs; the creation gets a loop of its own
@@ -42,5 +42,6 @@ def _create_missing_topics(sender: Any = None, **_: Any) -> None:
         ).result()
     if created:
         logging.getLogger("lastmile.worker").info("created topics: %s", ", ".join(created))
+
 
 __all__ = ["app", "settings", "worker"]
