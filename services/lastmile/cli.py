@@ -145,13 +145,16 @@ def simulate(
     load_inputs(network)
     from pathlib import Path
 
-    from lastmile.io.atomic import SamePathError, check_outputs
+    from lastmile.io.atomic import SamePathError, check_outputs, check_writable
 
     names = ("scans.jsonl", "complaints.jsonl", "truth.jsonl", "truth_summary.json")
     try:
         check_outputs([("--network", network)], [("--out", str(Path(out) / n)) for n in names])
+        check_writable("--out", str(Path(out) / names[0]))  # before minutes of simulation
     except SamePathError as exc:
         fail(str(exc), "choose another --out directory")
+    except OSError as exc:
+        fail(f"{exc.filename}: {exc.strerror}", "choose a directory you can write", code=1)
     try:
         run_simulate_command(network, days, parcels_per_day, seed, out, start, rates)
     except ValueError as exc:
