@@ -14,8 +14,8 @@ from functools import lru_cache
 from pathlib import Path
 from typing import Any
 
-from lastmile.review.collected import TYPES
-from lastmile.review.i18n import DEFAULT_LANG, TYPE_NAMES, Lang, Text
+from lastmile.review.collected import TYPES, UNKNOWN
+from lastmile.review.i18n import DEFAULT_LANG, TYPE_NAMES, UNKNOWN_TOWN, Lang, Text
 
 log = logging.getLogger(__name__)
 
@@ -98,8 +98,10 @@ def _lang(lang: Lang) -> Lang:
     return lang if cjk_font() is not None else "en"
 
 
-def _town_label(t: dict[str, Any]) -> str:
-    return str(t["name"]) if cjk_font() is not None else str(t["code"])
+def _town_label(t: dict[str, Any], lang: Lang) -> str:
+    if cjk_font() is None:
+        return str(t["code"])
+    return UNKNOWN_TOWN(lang) if t["code"] == UNKNOWN else str(t["name"])
 
 
 C = {
@@ -141,7 +143,7 @@ def violations_by_town(review: dict[str, Any], lang: Lang) -> str | None:
     plt = _setup()
     lang = _lang(lang)
     fig, ax = plt.subplots(figsize=(7.2, 0.32 * len(towns) + 1.2))
-    labels = [_town_label(t) for t in towns][::-1]
+    labels = [_town_label(t, lang) for t in towns][::-1]
     left = [0] * len(towns)
     for vtype in TYPES:
         values = [t["violations"][vtype] for t in towns][::-1]
@@ -166,7 +168,7 @@ def rates_by_town(review: dict[str, Any], lang: Lang) -> str | None:
     ont = [(t["on_time_rate"] or 0) * 100 for t in towns]
     ax.bar([x - 0.2 for x in xs], cov, width=0.4, color="#2ca02c", label=C["coverage"](lang))
     ax.bar([x + 0.2 for x in xs], ont, width=0.4, color="#1f77b4", label=C["on_time"](lang))
-    ax.set_xticks(xs, [_town_label(t) for t in towns], rotation=45, ha="right")
+    ax.set_xticks(xs, [_town_label(t, lang) for t in towns], rotation=45, ha="right")
     ax.set_ylim(0, 105)
     ax.set_ylabel("%")
     ax.set_title(C["rates_title"](lang))
@@ -229,10 +231,10 @@ def town_rates_against_county(review: dict[str, Any], lang: Lang) -> str | None:
         [C["coverage"](lang) + " %", C["on_time"](lang) + " %"],
         [_pct(town.get("coverage")), _pct(town["on_time_rate"])],
         [_pct(med["coverage"]), _pct(med["on_time_rate"])],
-        (_town_label(town), C["median"](lang)),
+        (_town_label(town, lang), C["median"](lang)),
     )
     ax.set_xlim(0, 112)
-    ax.set_title(C["town_rates_title"].format(lang, town=_town_label(town)), pad=20)
+    ax.set_title(C["town_rates_title"].format(lang, town=_town_label(town, lang)), pad=20)
     return _svg(fig)
 
 
@@ -252,10 +254,10 @@ def town_violations_against_county(review: dict[str, Any], lang: Lang) -> str | 
             *[med["violations_per_10k_by_type"][t] for t in TYPES],
             med["violations_per_10k_deliveries"],
         ],
-        (_town_label(town), C["median"](lang)),
+        (_town_label(town, lang), C["median"](lang)),
     )
     ax.set_xlabel(C["per_10k"](lang))
-    ax.set_title(C["town_viol_title"].format(lang, town=_town_label(town)), pad=20)
+    ax.set_title(C["town_viol_title"].format(lang, town=_town_label(town, lang)), pad=20)
     return _svg(fig)
 
 
