@@ -102,3 +102,21 @@ def test_simulate_reports_progress_and_a_summary_when_not_on_a_terminal(
     assert "\x1b[" not in done.stderr  # plain lines, no terminal control codes
     lines = len((tmp_path / "s" / "scans.jsonl").read_text().splitlines())
     assert done.stdout.startswith(f"wrote {tmp_path / 's'}: {lines} scan lines")
+
+
+def test_faust_command_line_with_a_bad_setting_is_one_line(tmp_path: Path) -> None:
+    faust = str(Path(sys.executable).parent / "faust")
+    done = subprocess.run(
+        [faust, "-A", "lastmile.worker.faust_app", "tables"],
+        capture_output=True,
+        text=True,
+        timeout=120,
+        cwd=tmp_path,
+        env={**os.environ, "LASTMILE_NETWORK": str(tmp_path / "missing.json")},
+    )
+    assert done.returncode == 1
+    assert "Traceback" not in done.stderr
+    assert done.stderr.strip().splitlines() == [
+        f"error: cannot read network file {tmp_path / 'missing.json'}: No such file or directory"
+        " (docs/configuration.md)"
+    ]
