@@ -6,11 +6,11 @@ import asyncio
 import os
 from datetime import datetime
 from pathlib import Path
-from typing import Annotated
+from typing import Annotated, cast
 
 import typer
 
-from lastmile.review.i18n import LANGS
+from lastmile.review.i18n import LANGS, Lang
 from lastmile.review.period import CHINA, Period, parse_date
 from lastmile.review.schedule import SCHEDULES, due_review
 
@@ -77,6 +77,7 @@ def review(
             fail(f"--format {f!r}: want one of {', '.join(FORMATS)}")
     if lang not in LANGS:
         fail(f"--lang {lang!r}: want one of {', '.join(LANGS)}")
+    edition = cast(Lang, lang)
     if complaints and not scans:
         fail("--complaints needs --scans (a replay)")
     for path in (scans, complaints):
@@ -168,7 +169,7 @@ def review(
     for target, code in scopes:
         doc = review_of(pair, net, cfg, town=code, carrier=carrier, salt=key)
         try:
-            written = write_review(doc, formats, target, lang)  # type: ignore[arg-type]
+            written = write_review(doc, formats, target, edition)
         except PdfError as exc:
             fail(f"--format pdf: {exc}", "install Debian's chromium (deploy/local/install.sh)", 1)
         for done in written:
