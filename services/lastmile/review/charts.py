@@ -198,23 +198,36 @@ def violations_per_carrier(review: dict[str, Any], lang: Lang) -> str | None:
 
 
 def _town_and_median(
-    labels: list[str], town: list[float | None], median: list[float | None], names: tuple[str, str]
+    labels: list[str],
+    town_values: list[float | None],
+    median_values: list[float | None],
+    town: dict[str, Any],
+    title: Text,
+    lang: Lang,
 ) -> Any:
     """Paired horizontal bars, the town's and the county median's, with their values."""
     plt = _setup()
+    name = _town_label(town, lang)
     fig, ax = plt.subplots(figsize=(7.2, 0.55 * len(labels) + 1.2))
     ys = list(range(len(labels)))[::-1]
-    for offset, values, color, name in (
-        (0.2, town, "#1f77b4", names[0]),
-        (-0.2, median, "#aaaaaa", names[1]),
+    for offset, values, color, label in (
+        (0.2, town_values, "#1f77b4", name),
+        (-0.2, median_values, "#aaaaaa", C["median"](lang)),
     ):
-        known = [v or 0.0 for v in values]
-        bars = ax.barh([y + offset for y in ys], known, height=0.38, color=color, label=name)
+        bars = ax.barh([y + offset for y in ys], [v or 0.0 for v in values], height=0.38,
+                       color=color, label=label)  # fmt: skip
         ax.bar_label(bars, labels=["—" if v is None else f"{v:g}" for v in values], fontsize=7)
     ax.set_yticks(ys, labels)
     ax.legend(loc="lower center", bbox_to_anchor=(0.5, 1.0), ncol=2, fontsize=8, frameon=False)
     ax.grid(axis="x", alpha=0.3)
+    ax.set_title(title.format(lang, town=name), pad=20)
     return fig, ax
+
+
+def _single_town(review: dict[str, Any]) -> tuple[dict[str, Any], dict[str, Any]] | None:
+    """The town of a single-town report and the county's medians, or None."""
+    med = review.get("county_medians")
+    return (review["towns"][0], med) if med and len(review["towns"]) == 1 else None
 
 
 def _pct(x: float | None) -> float | None:
@@ -223,41 +236,34 @@ def _pct(x: float | None) -> float | None:
 
 def town_rates_against_county(review: dict[str, Any], lang: Lang) -> str | None:
     """A single town's coverage and on-time rate beside the median of the county's towns."""
-    med = review.get("county_medians")
-    if not med or len(review["towns"]) != 1:
+    if (pair := _single_town(review)) is None:
         return None
-    town, lang = review["towns"][0], _lang(lang)
+    (town, med), lang = pair, _lang(lang)
     fig, ax = _town_and_median(
         [C["coverage"](lang) + " %", C["on_time"](lang) + " %"],
         [_pct(town.get("coverage")), _pct(town["on_time_rate"])],
         [_pct(med["coverage"]), _pct(med["on_time_rate"])],
-        (_town_label(town, lang), C["median"](lang)),
+        town,
+        C["town_rates_title"],
+        lang,
     )
     ax.set_xlim(0, 112)
-    ax.set_title(C["town_rates_title"].format(lang, town=_town_label(town, lang)), pad=20)
     return _svg(fig)
 
 
 def town_violations_against_county(review: dict[str, Any], lang: Lang) -> str | None:
     """A single town's violations per 10,000 deliveries, by type and in all, beside the median."""
-    med = review.get("county_medians")
-    if not med or len(review["towns"]) != 1:
+    if (pair := _single_town(review)) is None:
         return None
-    town, lang = review["towns"][0], _lang(lang)
-    fig, ax = _town_and_median(
-        [*[TYPE_NAMES[t](lang) for t in TYPES], C["total"](lang)],
-        [
-            *[town["violations_per_10k_by_type"][t] for t in TYPES],
-            town["violations_per_10k_deliveries"],
-        ],
-        [
-            *[med["violations_per_10k_by_type"][t] for t in TYPES],
-            med["violations_per_10k_deliveries"],
-        ],
-        (_town_label(town, lang), C["median"](lang)),
-    )
+    (town, med), lang = pair, _lang(lang)
+
+    def rates(row: dict[str, Any]) -> list[float | None]:
+        by_type = row["violations_per_10k_by_type"]
+        return [*[by_type[t] for t in TYPES], row["violations_per_10k_deliveries"]]
+
+    labels = [*[TYPE_NAMES[t](lang) for t in TYPES], C["total"](lang)]
+    fig, ax = _town_and_median(labels, rates(town), rates(med), town, C["town_viol_title"], lang)
     ax.set_xlabel(C["per_10k"](lang))
-    ax.set_title(C["town_viol_title"].format(lang, town=_town_label(town, lang)), pad=20)
     return _svg(fig)
 
 
