@@ -5,7 +5,8 @@
 #   - a Java runtime and Maven when missing;
 #   - the jars of a pinned Apache Kafka broker, resolved from Maven Central with
 #     deploy/local/kafka/pom.xml into ${LASTMILE_CACHE:-$HOME/.cache/lastmile}/kafka-<version>/libs;
-#   - fonts-noto-cjk and chromium from apt (review charts with Chinese labels, rendering test);
+#   - fonts-noto-cjk, chromium and poppler-utils from apt (review charts with Chinese labels,
+#     `lastmile review --format pdf`, and the rendering test's pdftoppm / pdftotext);
 #   - kustomize, built once by deploy/kubernetes/install-kustomize.sh with `go install` (the
 #     Kubernetes manifest test renders deploy/kubernetes with it).
 # Work already done is skipped (installed packages, a marker file next to the jars).
@@ -89,10 +90,10 @@ else
 fi
 
 # ---------------------------------------------------------------- review rendering
-# `lastmile review --format html` draws its charts with a CJK font, and the rendering test
-# opens the report in Debian's headless Chromium: fonts-noto-cjk and chromium.
+# `lastmile review` draws its charts with a CJK font and prints `--format pdf` with Debian's
+# headless Chromium; the rendering test reads the PDF back with poppler's pdftoppm/pdftotext.
 review_missing=()
-for pkg in fonts-noto-cjk chromium; do
+for pkg in fonts-noto-cjk chromium poppler-utils; do
   dpkg-query -W -f='${Status}' "$pkg" 2>/dev/null | grep -q 'install ok installed' || review_missing+=("$pkg")
 done
 if ((${#review_missing[@]})); then
@@ -103,7 +104,7 @@ if ((${#review_missing[@]})); then
   as_root apt-get install -y -q --no-install-recommends "${review_missing[@]}" \
     || die "apt-get install ${review_missing[*]} failed (see above); fix apt and rerun $0"
 else
-  say "apt packages present (fonts-noto-cjk, chromium)"
+  say "apt packages present (fonts-noto-cjk, chromium, poppler-utils)"
 fi
 
 # ---------------------------------------------------------------- Kafka jars

@@ -20,7 +20,26 @@ app = typer.Typer(
 )
 
 MAX_SIM_PARCELS = 2_000_000  # a simulation is built in memory before it is written
-NetworkOpt = Annotated[str, typer.Option("--network", help="network.v1 file (JSON or YAML)")]
+NetworkOpt = Annotated[
+    str | None,
+    typer.Option(
+        "--network",
+        help="network.v1 file (JSON or YAML); default LASTMILE_NETWORK, else the Yiyuan sample",
+    ),
+]
+
+
+def network_or_default(network: str | None) -> str:
+    """`--network` when given, else LASTMILE_NETWORK (the settings' default: the bundled sample)."""
+    return network if network is not None else settings_or_fail().network
+
+
+def _print_version(value: bool) -> None:
+    if value:
+        from importlib.metadata import version
+
+        sys.stdout.write(f"lastmile {version('lastmile')}\n")
+        raise typer.Exit(0)
 
 
 @app.callback()
@@ -28,15 +47,21 @@ def _root(
     debug: Annotated[
         bool, typer.Option("--debug", help="show the traceback of an unexpected error")
     ] = False,
+    show_version: Annotated[
+        bool,
+        typer.Option(
+            "--version", help="print the version and exit", callback=_print_version, is_eager=True
+        ),
+    ] = False,
 ) -> None:
     """Parcel tracking and last-mile delivery-quality monitor (快递进村)."""
 
 
 @app.command()
 def detect(
-    network: NetworkOpt,
     scans: Annotated[str, typer.Option("--scans", help="scan.v1 JSONL ('-' for stdin)")],
     out: Annotated[str, typer.Option("--out", help="violations JSONL ('-' for stdout)")],
+    network: NetworkOpt = None,
     complaints: Annotated[
         str | None, typer.Option("--complaints", help="complaint.v1 JSONL")
     ] = None,
@@ -52,6 +77,7 @@ def detect(
     from lastmile.commands.detect import print_summary, run_detect
     from lastmile.io.atomic import SamePathError, check_outputs, check_writable, write_bytes
 
+    network = network_or_default(network)
     net, cfg = load_inputs(network, config)
     for path in (scans, complaints):
         if path not in (None, "-"):
@@ -85,8 +111,8 @@ def detect(
 
 @app.command()
 def simulate(
-    network: NetworkOpt,
     out: Annotated[str, typer.Option("--out", help="output directory")],
+    network: NetworkOpt = None,
     days: Annotated[int, typer.Option("--days", min=1, max=366)] = 1,
     parcels_per_day: Annotated[
         int, typer.Option("--parcels-per-day", min=1, max=MAX_SIM_PARCELS)
@@ -115,16 +141,20 @@ def simulate(
             f"{MAX_SIM_PARCELS:,} parcels",
             "simulate fewer parcels, or several runs with different --seed and --start",
         )
+    network = network_or_default(network)
     load_inputs(network)
     from pathlib import Path
 
-    from lastmile.io.atomic import SamePathError, check_outputs
+    from lastmile.io.atomic import SamePathError, check_outputs, check_writable
 
     names = ("scans.jsonl", "complaints.jsonl", "truth.jsonl", "truth_summary.json")
     try:
         check_outputs([("--network", network)], [("--out", str(Path(out) / n)) for n in names])
+        check_writable("--out", str(Path(out) / names[0]))  # before minutes of simulation
     except SamePathError as exc:
         fail(str(exc), "choose another --out directory")
+    except OSError as exc:
+        fail(f"{exc.filename}: {exc.strerror}", "choose a directory you can write", code=1)
     try:
         run_simulate_command(network, days, parcels_per_day, seed, out, start, rates)
     except ValueError as exc:

@@ -16,6 +16,7 @@ import orjson
 import pytest
 from aiohttp import web
 from aiohttp.test_utils import TestServer
+from standardwebhooks import Webhook, WebhookVerificationError
 from test_api_support import World, api_config, metrics_text, serve
 
 from builders import inbound_path, scan
@@ -49,14 +50,9 @@ class Receiver:
         body = await request.read()
         headers = dict(request.headers)
         self.raw.append((headers, body))
-        ok = verify_signature(
-            self.secret,
-            headers.get("X-Lastmile-Timestamp", ""),
-            body,
-            headers.get("X-Lastmile-Signature", ""),
-            tolerance_s=300,
-        )
-        if not ok:
+        try:  # the receiver verifies with the off-the-shelf Standard Webhooks library
+            Webhook(self.secret).verify(body, headers)
+        except WebhookVerificationError:
             self.rejected += 1
             return web.Response(status=401)
         if self.down:
@@ -65,7 +61,7 @@ class Receiver:
             self.fail_next -= 1
             return web.Response(status=500)
         doc = orjson.loads(body)
-        assert doc["delivery_id"] == headers["X-Lastmile-Delivery"]
+        assert doc["delivery_id"] == headers["webhook-id"] == headers["X-Lastmile-Delivery"]
         if doc["delivery_id"] in self.verified:  # at-least-once: the receiver dedups
             self.duplicates += 1
         self.verified[doc["delivery_id"]] = doc
@@ -144,6 +140,11 @@ async def test_signed_deliveries_with_retries_log_and_metrics(
 
     # from the receiver's side: a captured delivery replayed later, or altered, is refused
     headers, body = receiver.raw[-1]
+    assert Webhook(receiver.secret).verify(body, headers)["delivery_id"] == headers["webhook-id"]
+    late = {**headers, "webhook-timestamp": str(int(headers["webhook-timestamp"]) - 301)}
+    with pytest.raises(WebhookVerificationError):
+        Webhook(receiver.secret).verify(body, late)
+    # the deprecated headers, still sent for this release, verify too
     ts, sig = headers["X-Lastmile-Timestamp"], headers["X-Lastmile-Signature"]
     assert verify_signature(receiver.secret, ts, body, sig)
     assert not verify_signature(receiver.secret, ts, body, sig, now=int(ts) + 301)

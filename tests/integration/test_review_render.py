@@ -1,7 +1,8 @@
 """The HTML review opens in headless Chromium (Debian's package) with its tables and charts.
 
 Needs /usr/bin/chromium and fonts-noto-cjk (deploy/local/install.sh installs both). The
-screenshot is kept in test-artifacts/review/ for a person to look at the Chinese labels.
+screenshot is kept in test-artifacts/review/ for a person to look at the Chinese labels;
+the printed PDF is tested in test_review_pdf.py.
 """
 
 from __future__ import annotations
@@ -17,6 +18,7 @@ from lastmile.domain.network import load_network
 from lastmile.domain.rules import RuleConfig
 from lastmile.review.charts import cjk_font
 from lastmile.review.period import Period
+from lastmile.review.render_pdf import chromium_command
 from lastmile.review.replay import load_replay
 from lastmile.review.report import replay_pair, review_of, write_review
 from lastmile.settings import DEFAULT_NETWORK
@@ -24,14 +26,10 @@ from lastmile.simulator import simulate, write_simulation
 
 CHROMIUM = "/usr/bin/chromium"
 ARTIFACTS = Path(__file__).resolve().parents[2] / "test-artifacts" / "review"
-FLAGS = [
-    "--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
-    "--disable-background-networking", "--disable-component-update", "--disable-sync",
-]  # fmt: skip
 
 
 def chromium(tmp: Path, *args: str) -> subprocess.CompletedProcess[str]:
-    cmd = [CHROMIUM, *FLAGS, f"--user-data-dir={tmp / 'chrome-profile'}", *args]
+    cmd = chromium_command(CHROMIUM, tmp / "chrome-profile", *args)
     return subprocess.run(cmd, capture_output=True, text=True, timeout=120, check=False)
 
 
@@ -75,14 +73,3 @@ def test_html_renders_in_headless_chromium_with_tables_and_charts(report, tmp_pa
     assert "沂源县" in dom and "不按址投递" in dom and "通达率" in dom
     town_rows = re.search(r'<table class="towns">.*?</table>', dom, re.S)
     assert town_rows is not None and town_rows.group(0).count("<tr") >= 13  # header + 12 towns
-
-
-def test_html_prints_on_a4(report, tmp_path):
-    pdf = tmp_path / "review.pdf"
-    chromium(tmp_path, f"--print-to-pdf={pdf}", "--no-pdf-header-footer", report.as_uri())
-    data = pdf.read_bytes()
-    boxes = re.findall(rb"/MediaBox\s*\[\s*0\s+0\s+([\d.]+)\s+([\d.]+)\s*\]", data)
-    assert boxes, "no page in the PDF"
-    for w, h in boxes:  # A4 = 595.28 × 841.89 pt
-        assert abs(float(w) - 595.3) < 1.5 and abs(float(h) - 841.9) < 1.5
-    shutil.copy(pdf, ARTIFACTS / "review.pdf")

@@ -63,12 +63,13 @@ class Scenario:
         return env
 
     def start_worker(
-        self, web_port: int | None = None, **extra_env: str
+        self, web_port: int | None = None, argv: list[str] | None = None, **extra_env: str
     ) -> tuple[subprocess.Popen, int]:
+        """`lastmile worker` (or `argv`, another command running the same app) on its own port."""
         port = web_port or free_port()
         log = open(self.tmp / f"worker-{port}-{len(self.procs)}.log", "wb")  # noqa: SIM115
         proc = subprocess.Popen(
-            [sys.executable, "-m", "lastmile.cli", "worker", "--loglevel", "warning"],
+            argv or [sys.executable, "-m", "lastmile.cli", "worker", "--loglevel", "warning"],
             env={**self.env(port), **extra_env},
             stdout=log,
             stderr=subprocess.STDOUT,

@@ -251,19 +251,19 @@ def test_all_formats_show_the_same_numbers(network, tmp_path):
         assert set(t["violations"]) == set(TYPES)
     with (tmp_path / "review-towns.csv").open(encoding="utf-8-sig") as f:
         rows = list(csv.DictReader(f))
-    by_code = {r["代码 code"]: r for r in rows}
+    by_code = {r["代码"]: r for r in rows}
     for t in doc["towns"]:
         r = by_code[t["code"]]
-        assert int(r["不按址投递 wrong_address"]) == t["violations"]["wrong_address"]
-        assert int(r["违规合计 total"]) == t["violations_total"]
-        assert int(r["投递 deliveries"]) == t["deliveries"]
+        assert int(r["不按址投递"]) == t["violations"]["wrong_address"]
+        assert int(r["违规合计"]) == t["violations_total"]
+        assert int(r["投递"]) == t["deliveries"]
     md = (tmp_path / "review.md").read_text()
     east = next(t for t in doc["towns"] if t["code"] == EAST)
     line = next(ln for ln in md.splitlines() if ln.startswith(f"| {EAST} |"))
     cells = [c.strip() for c in line.strip("|").split("|")]
     assert cells[7:10] == [str(east["violations"][k]) for k in TYPES]
     html = (tmp_path / "review.html").read_text()
-    assert html.count("<svg") >= 2 and "@page { size: A4" in html
+    assert html.count("<svg") >= 2 and "size: A4;" in html
     assert "East Town" in html and render_md(review).startswith("# Test County")
 
 
@@ -388,14 +388,14 @@ def test_cli_refuses_bad_input(tmp_path):
             "--out",
             str(tmp_path),
             "--format",
-            "pdf",
+            "docx",
             "--from",
             "2026-01-01",
             "--to",
             "2026-01-02",
         ],
     )
-    assert r.exit_code == 2 and "pdf" in r.output
+    assert r.exit_code == 2 and "docx" in r.output
     r = runner.invoke(
         app, ["review", "--out", str(tmp_path), "--scans", str(tmp_path / "missing.jsonl")]
     )

@@ -28,7 +28,7 @@ from lastmile.api import egress
 from lastmile.api.auth import KeyStore
 from lastmile.api.config import ApiConfig
 from lastmile.api.metrics import ApiMetrics
-from lastmile.api.signing import sign
+from lastmile.api.signing import delivery_headers
 from lastmile.api.webhooks import WebhookStore
 from lastmile.readmodel.keys import Keys
 
@@ -269,9 +269,7 @@ class Dispatcher:
         ts = int(time.time())
         headers = {
             "Content-Type": "application/json",
-            "X-Lastmile-Timestamp": str(ts),
-            "X-Lastmile-Signature": sign(reg["secret"], ts, body),
-            "X-Lastmile-Delivery": delivery_id,
+            **delivery_headers(reg["secret"], delivery_id, ts, body),
         }
         started = time.perf_counter()
         try:

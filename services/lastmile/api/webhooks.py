@@ -20,6 +20,7 @@ from redis.asyncio import Redis
 
 from lastmile.api.egress import ERROR_CLASSES, check_url
 from lastmile.api.errors import invalid
+from lastmile.api.signing import new_secret
 from lastmile.readmodel.keys import Keys
 
 LOG_MAXLEN = 10_000
@@ -68,7 +69,7 @@ class WebhookStore:
         reg = {
             "id": "wh_" + secrets.token_hex(6),
             "url": url,
-            "secret": "whsec_" + secrets.token_urlsafe(32),
+            "secret": new_secret(),
             "created_at": _now(),
         }
         pipe = self.redis.pipeline(transaction=True)

@@ -6,10 +6,11 @@ import asyncio
 import os
 from datetime import datetime
 from pathlib import Path
-from typing import Annotated
+from typing import Annotated, cast
 
 import typer
 
+from lastmile.review.i18n import LANGS, Lang
 from lastmile.review.period import CHINA, Period, parse_date
 from lastmile.review.schedule import SCHEDULES, due_review
 
@@ -32,8 +33,11 @@ def review(
     ] = None,
     fmt: Annotated[
         list[str] | None,
-        typer.Option("--format", help="html, md, csv or json (repeatable); default html"),
+        typer.Option("--format", help="html, pdf, md, csv or json (repeatable); default html"),
     ] = None,
+    lang: Annotated[
+        str, typer.Option("--lang", help="zh (Chinese, the default) or en (English edition)")
+    ] = "zh",
     network: Annotated[
         str | None, typer.Option("--network", help="network.v1 file (default: LASTMILE_NETWORK)")
     ] = None,
@@ -71,6 +75,9 @@ def review(
     for f in formats:
         if f not in FORMATS:
             fail(f"--format {f!r}: want one of {', '.join(FORMATS)}")
+    if lang not in LANGS:
+        fail(f"--lang {lang!r}: want one of {', '.join(LANGS)}")
+    edition = cast(Lang, lang)
     if complaints and not scans:
         fail("--complaints needs --scans (a replay)")
     for path in (scans, complaints):
@@ -157,7 +164,13 @@ def review(
     if schedule is not None:
         base = out_dir / period.slug()
         scopes = [(base / "county", None)] + [(base / code, code) for code in net.towns]
+    from lastmile.review.render_pdf import PdfError
+
     for target, code in scopes:
         doc = review_of(pair, net, cfg, town=code, carrier=carrier, salt=key)
-        for written in write_review(doc, formats, target):
-            console.print(f"wrote {written}")
+        try:
+            written = write_review(doc, formats, target, edition)
+        except PdfError as exc:
+            fail(f"--format pdf: {exc}", "install Debian's chromium (deploy/local/install.sh)", 1)
+        for done in written:
+            console.print(f"wrote {done}")

@@ -13,15 +13,11 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from lastmile.domain.rules import RULES
+from lastmile.review.notes import CARRIER_FILTER_ON_DWELL
 from lastmile.review.period import Period
 
 UNKNOWN = "unknown"  # town of a parcel whose destination is not a village of the network
 TYPES: tuple[str, ...] = tuple(dict.fromkeys(t for t, _ in RULES.values()))
-TYPE_LABELS = {
-    "wrong_address": "不按址投递",
-    "false_signoff": "虚假签收",
-    "extra_fee": "违规二次收费",
-}
 
 
 @dataclass
@@ -71,7 +67,7 @@ class Collected:
     brands: dict[str, set[str]] = field(default_factory=dict)  # town -> carriers at the centre
     dwell: dict[tuple[str, str], list[float]] | None = None  # (tier, town) -> hours; None: n/a
     stuck: Counter[tuple[str, str]] | None = None  # (tier, town) -> parcels; None: n/a
-    notes: list[str] = field(default_factory=list)
+    notes: list[dict[str, str]] = field(default_factory=list)  # both editions (notes.py)
 
     @property
     def empty(self) -> bool:
@@ -112,7 +108,5 @@ class Collected:
         if self.stuck is not None:
             out.stuck = Counter({k: n for k, n in self.stuck.items() if t_ok(k[1])})
         if carrier is not None and (self.dwell is not None or self.stuck is not None):
-            out.notes.append(
-                "dwell and stuck parcels are for all carriers (a carrier filter does not apply)"
-            )
+            out.notes.append(CARRIER_FILTER_ON_DWELL.both())
         return out

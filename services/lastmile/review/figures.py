@@ -9,7 +9,8 @@ from __future__ import annotations
 import hashlib
 from collections import Counter, defaultdict
 from collections.abc import Iterable
-from datetime import UTC, datetime
+from datetime import datetime
+from statistics import median
 from typing import Any
 
 from lastmile.domain.indicators import quantile
@@ -17,9 +18,10 @@ from lastmile.domain.network import Network
 from lastmile.domain.rules import RULES, RuleConfig
 from lastmile.domain.vocabulary import COMPLAINT_CATEGORIES
 from lastmile.review.collected import TYPES, UNKNOWN, Collected, ViolationRef
+from lastmile.review.period import CHINA
 from lastmile.review.ranking import BRAND_TARGET, METHOD, rank_towns
 
-FORMAT = "lastmile.review.v1"
+FORMAT = "lastmile.review.v2"  # v2: notes and the ranking method in both editions
 WORST_N = 10
 WORST_PER_TOWN = 3
 
@@ -227,6 +229,34 @@ def _change(cur: dict[str, Any], prev: dict[str, Any] | None) -> dict[str, Any]:
     return out
 
 
+MEDIAN_KEYS = (
+    "coverage",
+    "on_time_rate",
+    "end_to_end_median_h",
+    "violations_per_10k_deliveries",
+    "complaints_per_million_parcels",
+    "brand_count",
+)
+
+
+def county_medians(rows: list[dict[str, Any]]) -> dict[str, Any]:
+    """The median over the county's towns of each figure a single-town report compares.
+
+    Towns without the figure (no deliveries, not available) are left out; None when none has it.
+    """
+
+    def mid(values: Iterable[float | None]) -> float | None:
+        known = [v for v in values if v is not None]
+        return _r(median(known), 4) if known else None
+
+    out: dict[str, Any] = {k: mid(r.get(k) for r in rows) for k in MEDIAN_KEYS}
+    out["violations_per_10k_by_type"] = {
+        t: mid(r["violations_per_10k_by_type"][t] for r in rows) for t in TYPES
+    }
+    out["towns"] = len(rows)
+    return out
+
+
 def build_review(
     cur: Collected,
     prev: Collected | None,
@@ -267,12 +297,14 @@ def build_review(
         core_row(prev_scope, config, carrier) if prev_scope and not prev_scope.empty else None
     )
     totals["change"] = _change(totals, prev_totals)
+    medians: dict[str, Any] | None = None
     if town is None:
         ranking = rank_towns([r for r in towns if r["code"] in network.towns], totals)
     else:  # a town's report shows its place among all the county's towns
         county = cur.restrict(carrier=carrier)
         all_rows = [town_row(county, network, config, t, carrier) for t in network.towns]
         ranking = rank_towns(all_rows, core_row(county, config, carrier))
+        medians = county_medians(all_rows)
         placed = {r["code"]: r for r in all_rows}
         for row in towns:
             if row["code"] in placed:
@@ -280,11 +312,7 @@ def build_review(
                     placed[row["code"]]["score"],
                     placed[row["code"]]["rank"],
                 )
-    notes = list(scope.notes)
-    if prev_scope is None or prev_scope.empty:
-        notes.append(
-            f"no data for the previous period {cur.period.previous().label()}: no change shown"
-        )
+    notes = list(scope.notes)  # a first period is told by previous_period.available
     return {
         "format": FORMAT,
         "county": {"code": network.county_code, "name": network.county_name},
@@ -300,7 +328,9 @@ def build_review(
         },
         "source": cur.source,
         "filters": {"town": town, "carrier": carrier},
-        "generated_at": (generated_at or datetime.now(UTC)).isoformat(timespec="seconds"),
+        "generated_at": (generated_at or datetime.now(CHINA))
+        .astimezone(CHINA)
+        .isoformat(timespec="seconds"),
         "thresholds": {
             "on_time_hours": config.on_time_hours,
             "stuck_hours": config.stuck_hours,
@@ -314,6 +344,7 @@ def build_review(
         "carriers": carriers,
         "worst_villages": worst_villages(scope.refs, network, WORST_N),
         "worst_couriers": worst_couriers(scope.refs, salt, WORST_N),
-        "ranking": {"method": METHOD, "towns": ranking},
+        "ranking": {"method": METHOD.both(), "towns": ranking},
+        "county_medians": medians,
         "notes": notes,
     }

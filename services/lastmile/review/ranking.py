@@ -1,11 +1,14 @@
 """Ranking of towns for the year-end assessment: a weighted score out of 100.
 
-The method is data, so the report prints exactly what was computed (``METHOD``).
+The method is data, so the report prints exactly what was computed (``METHOD``, in both
+editions).
 """
 
 from __future__ import annotations
 
 from typing import Any
+
+from lastmile.review.i18n import Text
 
 # component -> (weight, figure in the town row, how a figure maps to 0..1)
 WEIGHTS: dict[str, float] = {
@@ -17,19 +20,30 @@ WEIGHTS: dict[str, float] = {
 }
 BRAND_TARGET = 5
 
-METHOD = (
+_W = {k: f"{v:g}" for k, v in WEIGHTS.items()}
+METHOD = Text(
+    "得分（满分100）= 各分项加权之和，每个分项在0到1之间："
+    f"通达率（已通达行政村的比例）× {_W['coverage']}；"
+    f"品牌融合（镇级服务中心扫描的品牌数 ÷ {BRAND_TARGET}，最多为1）× {_W['brand_fusion']}；"
+    f"72小时准时率 × {_W['on_time']}；"
+    "违规（1 − 本镇每万件投递违规数 ÷ 全县的两倍，最小为0：与全县平均持平得0.5）"
+    f"× {_W['violations']}；"
+    f"投诉（1 − 本镇每百万件包裹投诉数 ÷ 全县的两倍，最小为0）× {_W['complaints']}。"
+    "全县某项比率为0时，各镇该分项均得1。"
+    "某分项本期无数据（无投递、无包裹，或此来源无法提供）时不计入，其余权重按比例放大到100。"
+    "同分时依次比较：通达率高者在前，每万件投递违规数少者在前，乡镇代码。",
     "Score out of 100 = sum of weighted components, each between 0 and 1: "
-    f"village coverage 通达率 (share of villages reached) × {WEIGHTS['coverage']:g}; "
-    f"brand fusion 品牌融合 (carriers at the town centre ÷ {BRAND_TARGET}, at most 1) "
-    f"× {WEIGHTS['brand_fusion']:g}; 72-hour on-time rate 准时率 × {WEIGHTS['on_time']:g}; "
+    f"village coverage (share of villages reached) × {_W['coverage']}; "
+    f"brand fusion (carriers at the town centre ÷ {BRAND_TARGET}, at most 1) "
+    f"× {_W['brand_fusion']}; 72-hour on-time rate × {_W['on_time']}; "
     "violations (1 − the town's violations per 10,000 deliveries ÷ twice the county's, at "
-    f"least 0: a town at the county average scores 0.5) × {WEIGHTS['violations']:g}; complaints "
+    f"least 0: a town at the county average scores 0.5) × {_W['violations']}; complaints "
     "(1 − the town's complaints per million parcels ÷ twice the county's, at least 0) × "
-    f"{WEIGHTS['complaints']:g}. When the county's rate is 0 every town scores 1 on it. "
+    f"{_W['complaints']}. When the county's rate is 0 every town scores 1 on it. "
     "A component without data "
     "in the period (no deliveries, no parcels, figure not available from the source) is left "
     "out and the other weights are scaled up to 100. Ties: higher coverage first, then fewer "
-    "violations per 10,000 deliveries, then the town code."
+    "violations per 10,000 deliveries, then the town code.",
 )
 
 

@@ -17,13 +17,14 @@ from lastmile.domain.rules import RuleConfig
 from lastmile.readmodel.keys import Keys
 from lastmile.readmodel.reader import Day, ReadModelReader
 from lastmile.review.collected import UNKNOWN, Collected, ViolationRef
+from lastmile.review.notes import (
+    REDIS_BRANDS_LATER,
+    REDIS_COVERAGE_UNDETERMINED,
+    REDIS_NO_DWELL,
+)
 from lastmile.review.period import Period
 
-REDIS_LIMITS = (
-    "dwell at each tier and parcels stuck > 48 h: not in the Redis read models (replay the log)",
-    "coverage and brand fusion: Redis keeps only the newest time per village / carrier, so a "
-    "village whose newest delivery is after the window is counted as undetermined",
-)
+REDIS_LIMITS = (REDIS_NO_DWELL, REDIS_COVERAGE_UNDETERMINED)
 
 
 def _parse_rolls(out: Collected, day: Day) -> None:
@@ -42,7 +43,7 @@ async def collect_redis(
     redis: Redis, network: Network, config: RuleConfig, period: Period, prefix: str = "lm"
 ) -> Collected:
     read = ReadModelReader(redis, Keys(prefix))
-    out = Collected("redis", period, notes=list(REDIS_LIMITS))
+    out = Collected("redis", period, notes=[n.both() for n in REDIS_LIMITS])
     seen: set[str] = set()
     for day in await read.days(period.day_list()):
         _parse_rolls(out, day)
@@ -70,8 +71,5 @@ async def collect_redis(
         if any(ts > end for _, ts in brands):
             later.append(t)
     if later:
-        out.notes.append(
-            "brand fusion of towns " + ", ".join(later) + ": a carrier last seen after the period "
-            "may also have scanned in it (Redis keeps only the newest scan time)"
-        )
+        out.notes.append(REDIS_BRANDS_LATER.both(towns=", ".join(later)))
     return out

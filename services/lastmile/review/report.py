@@ -10,26 +10,31 @@ from lastmile.domain.network import Network
 from lastmile.domain.rules import RuleConfig
 from lastmile.review.collected import Collected
 from lastmile.review.figures import build_review
+from lastmile.review.i18n import DEFAULT_LANG, Lang
 from lastmile.review.period import Period
 from lastmile.review.render_csv import write_csv
 from lastmile.review.render_html import write_html
 from lastmile.review.render_json import write_json
 from lastmile.review.render_md import write_md
+from lastmile.review.render_pdf import write_pdf
 from lastmile.review.replay import Replay, collect_replay
 
-FORMATS: dict[str, Callable[[dict[str, Any], Path], list[Path]]] = {
+FORMATS: dict[str, Callable[[dict[str, Any], Path, Lang], list[Path]]] = {
     "json": write_json,
     "html": write_html,
+    "pdf": write_pdf,
     "md": write_md,
     "csv": write_csv,
 }
 
 
-def write_review(review: dict[str, Any], formats: list[str], out_dir: Path) -> list[Path]:
+def write_review(
+    review: dict[str, Any], formats: list[str], out_dir: Path, lang: Lang = DEFAULT_LANG
+) -> list[Path]:
     out_dir.mkdir(parents=True, exist_ok=True)
     written: list[Path] = []
     for f in formats:
-        written += FORMATS[f](review, out_dir)
+        written += FORMATS[f](review, out_dir, lang)
     return written
 
 

@@ -2,6 +2,7 @@
 
 Every format lays out these same tables from the same review dict, so they show the same
 numbers as the JSON. ``None`` is a figure the source cannot give or the period lacks.
+Titles, headers and the few words in cells come in the edition asked for (``lang``).
 """
 
 from __future__ import annotations
@@ -10,25 +11,51 @@ from dataclasses import dataclass
 from typing import Any
 
 from lastmile.domain.rules import RULES
-from lastmile.review.collected import TYPE_LABELS, TYPES
+from lastmile.review.collected import TYPES, UNKNOWN
+from lastmile.review.i18n import (
+    NO,
+    NONE_LISTED,
+    NOT_AVAILABLE,
+    RULE_NAMES,
+    TIERS,
+    TOTAL,
+    TYPE_NAMES,
+    UNKNOWN_TOWN,
+    YES,
+    Lang,
+    Text,
+)
 
-RULE_LABELS = {
-    "left_at_town_or_county": "放在镇/县中心",
-    "wrong_village_point": "投错村网点",
-    "far_from_address": "远离地址",
-    "complaint": "投诉",
-    "movement_after_signoff": "签收后仍有运输扫描",
-    "impossible_travel": "不可能的位移",
-    "bulk_signoff": "批量签收",
-    "fee_charged": "收取派送费",
-}
 CHANGE_LABELS = {
-    "deliveries": "投递 deliveries",
-    "on_time_rate": "72h准时率 on-time",
-    "violations_per_10k_deliveries": "每万件违规 viol./10k",
-    "complaints_per_million_parcels": "每百万件投诉 compl./M",
-    "coverage": "通达率 coverage",
+    "deliveries": Text("投递", "deliveries"),
+    "on_time_rate": Text("72小时准时率", "72 h on-time"),
+    "violations_per_10k_deliveries": Text("每万件投递违规", "violations per 10k deliveries"),
+    "complaints_per_million_parcels": Text("每百万件投诉", "complaints per M parcels"),
+    "coverage": Text("通达率", "coverage"),
 }
+H = {
+    "code": Text("代码", "code"),
+    "town": Text("乡镇", "town"),
+    "parcels": Text("包裹", "parcels"),
+    "deliveries": Text("投递", "deliveries"),
+    "on_time": Text("72小时准时率", "72 h on-time"),
+    "median_h": Text("全程中位数（小时）", "end-to-end median h"),
+    "p90_h": Text("全程P90（小时）", "end-to-end p90 h"),
+    "total": Text("违规合计", "violations"),
+    "per_10k": Text("每万件投递违规", "violations per 10k deliveries"),
+    "complaints": Text("投诉", "complaints"),
+    "per_m": Text("每百万件包裹投诉", "complaints per M parcels"),
+    "coverage": Text("通达率", "coverage"),
+    "brands": Text("品牌数", "brands"),
+    "stuck": Text("滞留超过48小时", "stuck > 48 h"),
+    "score": Text("得分", "score"),
+    "rank": Text("排名", "rank"),
+    "carrier": Text("品牌", "carrier"),
+}
+NO_PREVIOUS = Text(
+    "上期（{start} 至 {end}）无数据：本期为首期，不作环比。",
+    "There is no earlier period: {start} – {end} holds no data, so no change is shown.",
+)
 
 
 @dataclass
@@ -38,68 +65,32 @@ class Table:
     headers: list[str]
     rows: list[list[Any]]
     kinds: list[str]  # per column: text, int, rate (0..1 shown as %), num
+    empty: str = ""  # what HTML and Markdown say instead of an empty table ("" = no data)
 
 
-def _type_headers() -> list[str]:
-    return [f"{TYPE_LABELS[t]} {t}" for t in TYPES]
+def _type_headers(lang: Lang) -> list[str]:
+    return [TYPE_NAMES[t](lang) for t in TYPES]
 
 
-def towns_table(review: dict[str, Any]) -> Table:
-    headers = [
-        "代码 code",
-        "乡镇 town",
-        "包裹 parcels",
-        "投递 deliveries",
-        "72h准时率 on-time",
-        "全程中位数 median h",
-        "全程P90 p90 h",
-        *_type_headers(),
-        "违规合计 total",
-        "每万件违规 per 10k deliveries",
-        "投诉 complaints",
-        "每百万件投诉 per M parcels",
-        "通达率 coverage",
-        "品牌数 brands",
-        "滞留>48h stuck",
-        "得分 score",
-        "排名 rank",
-    ]
-    kinds = [
-        "text",
-        "text",
-        "int",
-        "int",
-        "rate",
-        "num",
-        "num",
-        *["int"] * len(TYPES),
-        "int",
-        "num",
-        "int",
-        "num",
-        "rate",
-        "int",
-        "int",
-        "num",
-        "int",
-    ]
+def town_name(row: dict[str, Any], lang: Lang) -> str:
+    return UNKNOWN_TOWN(lang) if row["code"] == UNKNOWN else str(row["name"])
+
+
+def towns_table(review: dict[str, Any], lang: Lang) -> Table:
+    keys = ["code", "town", "parcels", "deliveries", "on_time", "median_h", "p90_h"]
+    tail = ["total", "per_10k", "complaints", "per_m", "coverage", "brands", "stuck"]
+    headers = [H[k](lang) for k in keys] + _type_headers(lang)
+    headers += [H[k](lang) for k in (*tail, "score", "rank")]
+    kinds = ["text", "text", "int", "int", "rate", "num", "num", *["int"] * len(TYPES)]
+    kinds += ["int", "num", "int", "num", "rate", "int", "int", "num", "int"]
     rows = []
     for t in review["towns"]:
         stuck = t.get("stuck_over_48h")
         rows.append(
             [
                 t["code"],
-                t["name"],
-                t["parcels"],
-                t["deliveries"],
-                t["on_time_rate"],
-                t["end_to_end_median_h"],
-                t["end_to_end_p90_h"],
-                *[t["violations"][k] for k in TYPES],
-                t["violations_total"],
-                t["violations_per_10k_deliveries"],
-                t["complaints_total"],
-                t["complaints_per_million_parcels"],
+                town_name(t, lang),
+                *_core(t),
                 t.get("coverage"),
                 t.get("brand_count"),
                 None if stuck is None else sum(stuck.values()),
@@ -107,139 +98,104 @@ def towns_table(review: dict[str, Any]) -> Table:
                 t.get("rank"),
             ]
         )
-    tot = review["totals"]
     stuck = review.get("stuck_over_48h")
-    rows.append(
-        [
-            "",
-            "合计 total",
-            tot["parcels"],
-            tot["deliveries"],
-            tot["on_time_rate"],
-            tot["end_to_end_median_h"],
-            tot["end_to_end_p90_h"],
-            *[tot["violations"][k] for k in TYPES],
-            tot["violations_total"],
-            tot["violations_per_10k_deliveries"],
-            tot["complaints_total"],
-            tot["complaints_per_million_parcels"],
-            None,
-            None,
-            None if stuck is None else sum(stuck.values()),
-            None,
-            None,
-        ]
-    )
-    return Table("towns", "乡镇汇总 Towns", headers, rows, kinds)
+    total = [None if stuck is None else sum(stuck.values()), None, None]
+    rows.append(["", TOTAL(lang), *_core(review["totals"]), None, None, *total])
+    return Table("towns", Text("乡镇汇总", "Towns")(lang), headers, rows, kinds)
 
 
-def carriers_table(review: dict[str, Any]) -> Table:
-    headers = [
-        "品牌 carrier",
-        "包裹 parcels",
-        "投递 deliveries",
-        "72h准时率 on-time",
-        "全程中位数 median h",
-        "全程P90 p90 h",
-        *_type_headers(),
-        "违规合计 total",
-        "每万件违规 per 10k deliveries",
-        "投诉 complaints",
-        "每百万件投诉 per M parcels",
+def _core(r: dict[str, Any]) -> list[Any]:
+    """The columns a town, a carrier and the totals share, from parcels to complaints/M."""
+    return [
+        r["parcels"],
+        r["deliveries"],
+        r["on_time_rate"],
+        r["end_to_end_median_h"],
+        r["end_to_end_p90_h"],
+        *[r["violations"][k] for k in TYPES],
+        r["violations_total"],
+        r["violations_per_10k_deliveries"],
+        r["complaints_total"],
+        r["complaints_per_million_parcels"],
     ]
-    kinds = [
-        "text",
-        "int",
-        "int",
-        "rate",
-        "num",
-        "num",
-        *["int"] * len(TYPES),
-        "int",
-        "num",
-        "int",
-        "num",
-    ]
-    rows = [
-        [
-            c["code"],
-            c["parcels"],
-            c["deliveries"],
-            c["on_time_rate"],
-            c["end_to_end_median_h"],
-            c["end_to_end_p90_h"],
-            *[c["violations"][k] for k in TYPES],
-            c["violations_total"],
-            c["violations_per_10k_deliveries"],
-            c["complaints_total"],
-            c["complaints_per_million_parcels"],
-        ]
-        for c in review["carriers"]
-    ]
-    return Table("carriers", "快递品牌 Carriers", headers, rows, kinds)
 
 
-def rules_table(review: dict[str, Any]) -> Table:
+def carriers_table(review: dict[str, Any], lang: Lang) -> Table:
+    keys = ["parcels", "deliveries", "on_time", "median_h", "p90_h"]
+    headers = [H["carrier"](lang), *[H[k](lang) for k in keys], *_type_headers(lang)]
+    headers += [H[k](lang) for k in ("total", "per_10k", "complaints", "per_m")]
+    kinds = ["text", "int", "int", "rate", "num", "num", *["int"] * len(TYPES)]
+    kinds += ["int", "num", "int", "num"]
+    rows = [[c["code"], *_core(c)] for c in review["carriers"]]
+    return Table("carriers", Text("快递品牌", "Carriers")(lang), headers, rows, kinds)
+
+
+def rules_table(review: dict[str, Any], lang: Lang) -> Table:
     rules = list(RULES)
-    headers = ["代码 code", "乡镇 town"] + [
-        f"{TYPE_LABELS[r.split('/')[0]]}·{RULE_LABELS.get(r.split('/')[1], '')} {r}" for r in rules
-    ]
+
+    def rule_header(rule: str) -> str:
+        vtype, name = rule.split("/")
+        return f"{TYPE_NAMES[vtype](lang)} · {RULE_NAMES[name](lang)}"
+
+    headers = [H["code"](lang), H["town"](lang), *[rule_header(r) for r in rules]]
     rows = [
-        [t["code"], t["name"], *[t["violations_by_rule"].get(r, 0) for r in rules]]
+        [t["code"], town_name(t, lang), *[t["violations_by_rule"].get(r, 0) for r in rules]]
         for t in review["towns"]
     ]
-    rows.append(
-        ["", "合计 total", *[review["totals"]["violations_by_rule"].get(r, 0) for r in rules]]
-    )
+    by_rule = review["totals"]["violations_by_rule"]
+    rows.append(["", TOTAL(lang), *[by_rule.get(r, 0) for r in rules]])
     return Table(
         "rules",
-        "违规（按规则）Violations by rule",
+        Text("违规（按规则）", "Violations by rule")(lang),
         headers,
         rows,
         ["text", "text", *["int"] * len(rules)],
     )
 
 
-def coverage_table(review: dict[str, Any]) -> Table:
+def coverage_table(review: dict[str, Any], lang: Lang) -> Table:
     headers = [
-        "代码 code",
-        "乡镇 town",
-        "行政村 villages",
-        "已通达 reached",
-        "无法判定 undetermined",
-        "通达率 coverage",
-        "未通达村 villages not reached",
-        "品牌数 brands",
-        "品牌 carriers",
-        "达到5个品牌 ≥5 brands",
+        H["code"](lang),
+        H["town"](lang),
+        Text("行政村", "villages")(lang),
+        Text("已通达", "reached")(lang),
+        Text("无法判定", "undetermined")(lang),
+        H["coverage"](lang),
+        Text("未通达的村", "villages not reached")(lang),
+        H["brands"](lang),
+        Text("品牌", "carriers")(lang),
+        Text("达到5个品牌", "at least 5 brands")(lang),
     ]
     kinds = ["text", "text", "int", "int", "int", "rate", "text", "int", "text", "text"]
+    sep = "、" if lang == "zh" else ", "
     rows = [
         [
             t["code"],
-            t["name"],
+            town_name(t, lang),
             t["villages"],
             t["villages_reached"],
             t["villages_undetermined"],
             t["coverage"],
-            "、".join(f"{v['name']}（{v['code']}）" for v in t["villages_not_reached"]) or "—",
+            sep.join(f"{v['name']}（{v['code']}）" for v in t["villages_not_reached"])
+            or NONE_LISTED(lang),
             t["brand_count"],
-            " ".join(t["brands"]) or "—",
-            "是 yes" if t["brand_fusion_met"] else "否 no",
+            " ".join(t["brands"]) or NONE_LISTED(lang),
+            (YES if t["brand_fusion_met"] else NO)(lang),
         ]
         for t in review["towns"]
         if "villages" in t
     ]
-    return Table("coverage", "通达率与品牌融合 Coverage and brand fusion", headers, rows, kinds)
+    title = Text("通达率与品牌融合", "Coverage and brand fusion")(lang)
+    return Table("coverage", title, headers, rows, kinds)
 
 
-def dwell_table(review: dict[str, Any]) -> Table:
+def dwell_table(review: dict[str, Any], lang: Lang) -> Table:
     headers = [
-        "层级 tier",
-        "经停次数 hops",
-        "中位数 median h",
-        "P90 p90 h",
-        "滞留>48h stuck parcels",
+        Text("层级", "tier")(lang),
+        Text("经停次数", "stays")(lang),
+        Text("中位数（小时）", "median h")(lang),
+        Text("P90（小时）", "p90 h")(lang),
+        Text("滞留超过48小时的包裹", "parcels stuck > 48 h")(lang),
     ]
     dwell = review.get("dwell_hours")
     stuck = review.get("stuck_over_48h") or {}
@@ -247,30 +203,40 @@ def dwell_table(review: dict[str, Any]) -> Table:
     if dwell is not None:
         for tier in sorted(set(dwell) | set(stuck)):
             d = dwell.get(tier, {})
+            name = TIERS[tier](lang) if tier in TIERS else tier
             rows.append(
-                [tier, d.get("hops", 0), d.get("median_h"), d.get("p90_h"), stuck.get(tier, 0)]
+                [name, d.get("hops", 0), d.get("median_h"), d.get("p90_h"), stuck.get(tier, 0)]
             )
     return Table(
         "dwell",
-        "各层级停留时间 Dwell at each tier",
+        Text("各层级停留时间", "Dwell at each tier")(lang),
         headers,
         rows,
         ["text", "int", "num", "num", "int"],
     )
 
 
-def change_table(review: dict[str, Any]) -> Table:
-    headers = ["代码 code", "名称 name"]
+def change_table(review: dict[str, Any], lang: Lang) -> Table:
+    """Each key figure against the previous period; a first period says so instead."""
+    headers = [H["code"](lang), Text("名称", "name")(lang)]
     kinds = ["text", "text"]
     for key, label in CHANGE_LABELS.items():
         kind = "rate" if key in ("on_time_rate", "coverage") else "num"
-        headers += [f"{label} 上期 previous", f"{label} 变化 change"]
+        headers += [
+            Text("{x} 上期", "{x} previous").format(lang, x=label(lang)),
+            Text("{x} 变化", "{x} change").format(lang, x=label(lang)),
+        ]
         kinds += [kind, "delta-" + kind]
+    title = Text("与上期比较", "Change against the previous period")(lang)
+    prev = review["previous_period"]
+    if not prev["available"]:
+        empty = NO_PREVIOUS.format(lang, start=prev["from"], end=prev["to"])
+        return Table("change", title, headers, [], kinds, empty=empty)
     rows = []
     scopes = [
-        *review["towns"],
+        *[{**t, "name": town_name(t, lang)} for t in review["towns"]],
         *review["carriers"],
-        {"code": "", "name": "合计 total", **review["totals"]},
+        {"code": "", "name": TOTAL(lang), **review["totals"]},
     ]
     for s in scopes:
         row: list[Any] = [s["code"], s.get("name", "")]
@@ -278,11 +244,17 @@ def change_table(review: dict[str, Any]) -> Table:
             ch = s["change"].get(key) or {}
             row += [ch.get("previous"), ch.get("change")]
         rows.append(row)
-    return Table("change", "与上期比较 Change against the previous period", headers, rows, kinds)
+    return Table("change", title, headers, rows, kinds)
 
 
-def worst_villages_table(review: dict[str, Any]) -> Table:
-    headers = ["行政村 village", "代码 code", "乡镇 town", *_type_headers(), "合计 total"]
+def worst_villages_table(review: dict[str, Any], lang: Lang) -> Table:
+    headers = [
+        Text("行政村", "village")(lang),
+        H["code"](lang),
+        H["town"](lang),
+        *_type_headers(lang),
+        H["total"](lang),
+    ]
     rows = [
         [
             v["name"],
@@ -295,66 +267,87 @@ def worst_villages_table(review: dict[str, Any]) -> Table:
     ]
     return Table(
         "worst-villages",
-        "违规最多的村 Worst villages",
+        Text("违规最多的村", "Villages with the most violations")(lang),
         headers,
         rows,
         ["text", "text", "text", *["int"] * len(TYPES), "int"],
     )
 
 
-def worst_couriers_table(review: dict[str, Any]) -> Table:
-    headers = ["快递员（化名）courier (pseudonym)", "品牌 carrier", *_type_headers(), "合计 total"]
+def worst_couriers_table(review: dict[str, Any], lang: Lang) -> Table:
+    headers = [
+        Text("快递员（化名）", "courier (pseudonym)")(lang),
+        H["carrier"](lang),
+        *_type_headers(lang),
+        H["total"](lang),
+    ]
     rows = [
         [c["courier"], c["carrier"], *[c["violations"][k] for k in TYPES], c["violations_total"]]
         for c in review["worst_couriers"]
     ]
     return Table(
         "worst-couriers",
-        "违规最多的快递员 Worst couriers",
+        Text("违规最多的快递员", "Couriers with the most violations")(lang),
         headers,
         rows,
         ["text", "text", *["int"] * len(TYPES), "int"],
     )
 
 
-def ranking_table(review: dict[str, Any]) -> Table:
-    parts = ["coverage", "brand_fusion", "on_time", "violations", "complaints"]
-    headers = ["排名 rank", "代码 code", "乡镇 town", "得分 score", *[f"分项 {p}" for p in parts]]
+PARTS = {
+    "coverage": Text("通达率", "coverage"),
+    "brand_fusion": Text("品牌融合", "brand fusion"),
+    "on_time": Text("准时率", "on-time"),
+    "violations": Text("违规", "violations"),
+    "complaints": Text("投诉", "complaints"),
+}
+
+
+def ranking_table(review: dict[str, Any], lang: Lang) -> Table:
+    part = Text("分项：{x}", "component: {x}")
+    headers = [H["rank"](lang), H["code"](lang), H["town"](lang), H["score"](lang)]
+    headers += [part.format(lang, x=label(lang)) for label in PARTS.values()]
     rows = [
-        [r["rank"], r["code"], r["name"], r["score"], *[r["components"].get(p) for p in parts]]
+        [
+            r["rank"],
+            r["code"],
+            town_name(r, lang),
+            r["score"],
+            *[r["components"].get(p) for p in PARTS],
+        ]
         for r in review["ranking"]["towns"]
     ]
     return Table(
         "ranking",
-        "年终考核排名 Ranking for the year-end assessment",
+        Text("年终考核排名", "Ranking for the year-end assessment")(lang),
         headers,
         rows,
-        ["int", "text", "text", "num", *["num"] * len(parts)],
+        ["int", "text", "text", "num", *["num"] * len(PARTS)],
     )
 
 
-def all_tables(review: dict[str, Any]) -> list[Table]:
+def all_tables(review: dict[str, Any], lang: Lang) -> list[Table]:
     return [
-        towns_table(review),
-        ranking_table(review),
-        rules_table(review),
-        coverage_table(review),
-        carriers_table(review),
-        dwell_table(review),
-        change_table(review),
-        worst_villages_table(review),
-        worst_couriers_table(review),
+        towns_table(review, lang),
+        ranking_table(review, lang),
+        rules_table(review, lang),
+        coverage_table(review, lang),
+        carriers_table(review, lang),
+        dwell_table(review, lang),
+        change_table(review, lang),
+        worst_villages_table(review, lang),
+        worst_couriers_table(review, lang),
     ]
 
 
-def fmt(value: Any, kind: str) -> str:
+def fmt(value: Any, kind: str, lang: Lang) -> str:
     """Human formatting (HTML, Markdown). CSV writes raw values."""
     if value is None:
-        return "n/a"
+        return NOT_AVAILABLE(lang)
     if kind == "rate":
         return f"{value * 100:.1f}%"
     if kind == "delta-rate":
-        return f"{value * 100:+.1f} pt"
+        return f"{value * 100:+.1f} pt" if lang == "en" else f"{value * 100:+.1f} 个百分点"
     if kind == "delta-num":
         return f"{value:+g}"
     if kind == "num" and isinstance(value, float):

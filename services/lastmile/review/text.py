@@ -1,19 +1,46 @@
-"""Header texts shared by the Markdown and HTML reports."""
+"""Header and section texts shared by the Markdown, HTML and PDF reports, in both editions."""
 
 from __future__ import annotations
 
 from typing import Any
 
+from lastmile.review.i18n import NOT_AVAILABLE, Lang, Text, china_time
+
 SOURCE_TEXT = {
-    "replay": "事件日志重放 replay of the event log through the detection core",
-    "redis": "Redis 读模型 the worker's Redis read models (rollups)",
+    "replay": Text(
+        "事件日志重放（经检测核心）", "replay of the event log through the detection core"
+    ),
+    "redis": Text("Redis 读模型（流处理汇总）", "the worker's Redis read models (rollups)"),
 }
-NA_TEXT = (
-    "n/a = 此来源无法提供或本期无数据 not available from this source, or no data in the period"
+NA_TEXT = Text(
+    "{na} = 此来源无法提供该数字，或本期无数据",
+    "{na} = not available from this source, or no data in the period",
 )
+TITLE = Text(
+    "{scope} 快递进村服务质量评估（{start} 至 {end}）",
+    "{scope} service-quality review, {start} – {end}",
+)
+SECTIONS = {
+    "charts": Text("图表", "Charts"),
+    "method": Text("排名方法", "Ranking method"),
+    "notes": Text("说明", "Notes"),
+    "no_data": Text("（本期无数据）", "(no data in the period)"),
+}
+_PERIOD = Text(
+    "统计期：{start} 至 {end}（{days} 天，北京时间）",
+    "period: {start} – {end} ({days} days, China time UTC+8)",
+)
+_PREVIOUS = Text("上期：{start} 至 {end}", "previous period: {start} – {end}")
+_PREVIOUS_NONE = Text(
+    "上期：{start} 至 {end}（无数据，本期为首期）",
+    "previous period: {start} – {end} (no data: this is the first period)",
+)
+_SOURCE = Text("数据来源：{source}", "source: {source}")
+_GENERATED = Text("生成时间：{at}", "generated: {at}")
 
 
-def title(review: dict[str, Any]) -> str:
+def scope_name(review: dict[str, Any]) -> str:
+    """The county, and the town and carrier a filtered report is about."""
     scope = review["county"]["name"]
     f = review["filters"]
     if f.get("town"):
@@ -21,17 +48,22 @@ def title(review: dict[str, Any]) -> str:
         scope += f" {town}"
     if f.get("carrier"):
         scope += f" {f['carrier']}"
+    return str(scope)
+
+
+def title(review: dict[str, Any], lang: Lang) -> str:
     p = review["period"]
-    return f"{scope} 快递进村服务质量评估 Service-quality review {p['from']} – {p['to']}"
+    return TITLE.format(lang, scope=scope_name(review), start=p["from"], end=p["to"])
 
 
-def summary_lines(review: dict[str, Any]) -> list[str]:
+def summary_lines(review: dict[str, Any], lang: Lang) -> list[str]:
     p, prev = review["period"], review["previous_period"]
+    source = SOURCE_TEXT[review["source"]](lang) if review["source"] in SOURCE_TEXT else ""
+    previous = _PREVIOUS if prev["available"] else _PREVIOUS_NONE
     return [
-        f"统计期 period: {p['from']} – {p['to']} ({p['days']} 天 days, 中国时间 China time UTC+8)",
-        f"上期 previous period: {prev['from']} – {prev['to']}"
-        + ("" if prev["available"] else "（无数据 no data）"),
-        f"数据来源 source: {SOURCE_TEXT.get(review['source'], review['source'])}",
-        f"生成时间 generated: {review['generated_at']}",
-        NA_TEXT,
+        _PERIOD.format(lang, start=p["from"], end=p["to"], days=p["days"]),
+        previous.format(lang, start=prev["from"], end=prev["to"]),
+        _SOURCE.format(lang, source=source or review["source"]),
+        _GENERATED.format(lang, at=china_time(review["generated_at"], lang)),
+        NA_TEXT.format(lang, na=NOT_AVAILABLE(lang)),
     ]

@@ -9,6 +9,7 @@ from datetime import date
 from pathlib import Path
 from typing import Any
 
+from lastmile.console import console
 from lastmile.domain.network import load_network
 from lastmile.simulator import Progress, simulate, write_simulation
 from lastmile.simulator.rates import InjectionRates
@@ -16,11 +17,31 @@ from lastmile.simulator.rates import InjectionRates
 _LABELS = {"parcels": "simulating parcels", "lines": "laying out lines", "write": "writing files"}
 
 
+def _line_progress(step_percent: int = 10) -> Progress:
+    """Progress as plain lines on stderr (logs, CI, pipes): one per stage and `step_percent`."""
+    shown: dict[str, int] = {}
+
+    def report(stage: str, done: int, total: int) -> None:
+        percent = 100 * done // max(total, 1)
+        mark = percent - percent % step_percent
+        if shown.get(stage, -1) >= mark:
+            return
+        shown[stage] = mark
+        label = _LABELS.get(stage, stage)
+        if total > 1:
+            sys.stderr.write(f"{label}: {mark}% ({done:,}/{total:,})\n")
+        else:  # a stage of one step
+            sys.stderr.write(f"{label}: {'done' if done else 'started'}\n")
+        sys.stderr.flush()
+
+    return report
+
+
 @contextmanager
-def _progress() -> Iterator[Progress | None]:
-    """A rich progress bar when stdout is a terminal; nothing otherwise."""
-    if not sys.stdout.isatty():
-        yield None
+def _progress() -> Iterator[Progress]:
+    """A rich progress bar when stderr is a terminal; plain lines on stderr otherwise."""
+    if not sys.stderr.isatty():
+        yield _line_progress()
         return
     from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
 
@@ -29,6 +50,7 @@ def _progress() -> Iterator[Progress | None]:
         BarColumn(),
         TextColumn("{task.percentage:>3.0f}%"),
         TimeElapsedColumn(),
+        console=console,
     ) as bar:
         tasks: dict[str, Any] = {}
 
@@ -74,16 +96,14 @@ def run_simulate_command(
             rates=injection,
             progress=report,
         )
-        if report is not None:
-            report("write", 0, 1)
+        report("write", 0, 1)
         summary = write_simulation(sim, Path(out_dir))
-        if report is not None:
-            report("write", 1, 1)
-    if sys.stdout.isatty():
-        v = summary["violations"]
-        print(
-            f"wrote {out_dir}: {summary['scans']['lines']} scan lines "
-            f"({summary['invalid']['scans']['count']} invalid), "
-            f"{summary['complaints']['lines']} complaint lines, {v['total']} violations in truth"
-        )
+        report("write", 1, 1)
+    v = summary["violations"]
+    print(
+        f"wrote {out_dir}: {summary['scans']['lines']} scan lines "
+        f"({summary['invalid']['scans']['count']} invalid), "
+        f"{summary['complaints']['lines']} complaint lines, {v['total']} violations in truth",
+        flush=True,
+    )
     return summary
