@@ -3,9 +3,10 @@
     faust -A lastmile.worker.faust_app tables     # the worker's tables
     faust -A lastmile.worker.faust_app worker -l info
 
-(``faust ... agents`` fails inside Faust 0.15 for an agent that reads two topics: ADR 0003.)
+(``faust ... agents`` lists nothing: the worker reads its inputs with intake tasks, not
+agents: ADR 0005.)
 
-The app is the one ``lastmile worker`` runs (same agents, tables, topics and pages), built
+The app is the one ``lastmile worker`` runs (same intake, tables, topics and pages), built
 from the settings (LASTMILE_*, docs/configuration.md) when this module is imported; a bad
 setting, network or rules file stops the command with one line naming it. ``lastmile
 worker`` remains the way to run it in production: it turns a fatal error into one line and
