@@ -29,3 +29,6 @@ COMPLAINT_CATEGORIES: tuple[str, ...] = (
 )
 VIOLATION_TYPES: tuple[str, ...] = ("wrong_address", "false_signoff", "extra_fee")
 SEVERITIES: tuple[str, ...] = ("low", "medium", "high")
+# what a parcel holds (contract §7); fresh produce is perishable unless the sender says not
+GOODS_CATEGORIES: tuple[str, ...] = ("fresh_produce", "food", "documents", "general", "other")
+PERISHABLE_BY_DEFAULT = frozenset({"fresh_produce"})
