@@ -100,21 +100,34 @@ def _time(text: str, field: str) -> tuple[datetime, float]:
     return hit
 
 
+_UNSET = msgspec.UNSET
+_new = tuple.__new__  # the NamedTuples' own __new__ costs a Python call per record
+
+
 def _scan_event(s: Scan) -> ScanEvent:
-    when, ts = _time(s.occurred_at, "occurred_at")
+    at = s.occurred_at
+    hit = _TIMES.get(at)  # inlined: most scans share their second with an earlier one
+    when, ts = hit if hit is not None else _time(at, "occurred_at")
     lat = lon = dlat = dlon = village = None
     has_village = False
     loc = s.location
     if loc is not None:
-        lat, lon = loc.lat, loc.lon
+        lat = loc.lat
+        lon = loc.lon
     dest = s.destination
     if dest is not None:
-        if dest.village is not msgspec.UNSET:
+        village = dest.village
+        if village is _UNSET:
+            village = None
+        else:
             has_village = True
-            village = dest.village
         if dest.lat is not None and dest.lon is not None:  # half a point is no point
-            dlat, dlon = dest.lat, dest.lon
-    hand, sign, fee, goods = s.handover, s.signoff, s.fee, s.goods
+            dlat = dest.lat
+            dlon = dest.lon
+    hand = s.handover
+    sign = s.signoff
+    fee = s.fee
+    goods = s.goods
     category = perishable = None
     if goods is not None:
         category = goods.category
@@ -123,33 +136,38 @@ def _scan_event(s: Scan) -> ScanEvent:
             if category in PERISHABLE_BY_DEFAULT
             else goods.perishable is True
         )
-    return ScanEvent(
-        s.event_id,
-        s.parcel_id,
-        s.carrier,
-        s.type,
-        when,
-        ts,
-        s.node_id,
-        s.courier_id,
-        lat,
-        lon,
-        has_village,
-        village,
-        dlat,
-        dlon,
-        hand.to_carrier if hand is not None else None,
-        sign.method if sign is not None else None,
-        fee.amount if fee is not None else None,
-        fee.reason if fee is not None else None,
-        category,
-        perishable,
+    return _new(  # type: ignore[no-any-return]
+        ScanEvent,
+        (
+            s.event_id,
+            s.parcel_id,
+            s.carrier,
+            s.type,
+            when,
+            ts,
+            s.node_id,
+            s.courier_id,
+            lat,
+            lon,
+            has_village,
+            village,
+            dlat,
+            dlon,
+            None if hand is None else hand.to_carrier,
+            None if sign is None else sign.method,
+            None if fee is None else fee.amount,
+            None if fee is None else fee.reason,
+            category,
+            perishable,
+        ),
     )
 
 
 def _complaint_event(c: Complaint) -> ComplaintEvent:
     when, ts = _time(c.filed_at, "filed_at")
-    return ComplaintEvent(c.complaint_id, c.parcel_id, c.category, when, ts)
+    return _new(  # type: ignore[no-any-return]
+        ComplaintEvent, (c.complaint_id, c.parcel_id, c.category, when, ts)
+    )
 
 
 _SCAN_DECODER = msgspec.json.Decoder(Scan)

@@ -1,0 +1,146 @@
+"""The hot-path decoder (msgspec) against the hand decoder it replaced and pydantic.
+
+    .venv/bin/python bench/bench_decoders.py                      # a simulated county-day
+    .venv/bin/python bench/bench_decoders.py --parcels-per-day 5000 --runs 3
+
+In one process, pinned to one CPU, over the same simulated lines (scans.v1 and
+complaints.v1 as a courier firm sends them, invalid lines included; cached under
+.cache/bench/), it times:
+
+  (a) bare parse: ``orjson.loads`` of every line (no validation: the floor);
+  (b) hand: the hand-written decoder of the hot path before issue 13
+      (tests/reference_decoders.py);
+  (c) msgspec: ``lastmile.contract.decode`` (``msgspec.json.Decoder`` of the definitions,
+      then the event record), the hot path now;
+  (d) pydantic: ``model_validate_json`` of the pydantic models (validation only, no record).
+
+Before timing it checks that the decoders agree on every line: the same verdict from all
+three, the same event record from (b) and (c); it fails otherwise. Each is run ``--runs``
+times, the best run counts; the ratios are the figures to compare across machines.
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+import time
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from _sim import machine, pin_one_core, reference_decoders, simulated
+
+
+def _outcome(decode: Callable[[bytes], Any], line: bytes, refused: tuple[type, ...]) -> Any:
+    try:
+        return decode(line)
+    except refused:
+        return None
+
+
+def check_agreement(lines: list[tuple[str, bytes]], ref: Any) -> tuple[int, int]:
+    """(valid, invalid) lines; raises SystemExit on the first disagreement."""
+    from pydantic import ValidationError
+
+    from lastmile.contract.decode import InvalidMessage, decode_complaint, decode_scan
+
+    fast = {"scans": decode_scan, "complaints": decode_complaint}
+    hand = {"scans": ref.hand_decode_scan, "complaints": ref.hand_decode_complaint}
+    model = {"scans": ref.Scan, "complaints": ref.Complaint}
+    valid = invalid = 0
+    for kind, line in lines:
+        a = _outcome(fast[kind], line, (InvalidMessage,))
+        b = _outcome(hand[kind], line, (InvalidMessage,))
+        c = _outcome(model[kind].model_validate_json, line, (ValidationError,))
+        if a != b or (a is None) != (c is None):
+            raise SystemExit(f"decoders disagree on {kind} line {line[:200]!r}: {a} / {b} / {c}")
+        valid += a is not None
+        invalid += a is None
+    return valid, invalid
+
+
+def timed(name: str, fn: Callable[[], None], n: int, runs: int) -> float:
+    best = float("inf")
+    for _ in range(runs):
+        t0 = time.perf_counter()
+        fn()
+        best = min(best, time.perf_counter() - t0)
+    rate = n / best
+    print(f"{name:<10} {rate:>12,.0f} lines/s   (best of {runs}: {best:.3f} s)", flush=True)
+    return rate
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawTextHelpFormatter)
+    ap.add_argument("--days", type=int, default=1)
+    ap.add_argument("--parcels-per-day", type=int, default=20_000)
+    ap.add_argument("--seed", type=int, default=1)
+    ap.add_argument("--runs", type=int, default=5)
+    args = ap.parse_args()
+    print(f"# machine: {machine()}")
+    print(f"# {pin_one_core()}")
+    import orjson
+    from pydantic import ValidationError
+
+    from lastmile.contract.decode import InvalidMessage, decode_complaint, decode_scan
+
+    ref = reference_decoders()
+    sim = simulated(args.days, args.parcels_per_day, args.seed)
+    lines: list[tuple[str, bytes]] = []
+    for kind in ("scans", "complaints"):
+        with (sim / f"{kind}.jsonl").open("rb") as f:
+            lines.extend((kind, line) for line in f)
+    valid, invalid = check_agreement(lines, ref)
+    print(f"# {len(lines):,} lines ({valid:,} valid, {invalid:,} invalid): all three agree")
+
+    scans = [line for kind, line in lines if kind == "scans"]
+    complaints = [line for kind, line in lines if kind == "complaints"]
+
+    def run(decode_s: Callable[[bytes], Any], decode_c: Callable[[bytes], Any], err: Any) -> None:
+        refused = 0
+        for line in scans:
+            try:
+                decode_s(line)
+            except err:
+                refused += 1
+        for line in complaints:
+            try:
+                decode_c(line)
+            except err:
+                refused += 1
+        refusals.append(refused)
+
+    refusals: list[int] = []  # kept so the loop's work is not optimised away, and shown
+    n = len(lines)
+    parse = timed(
+        "parse", lambda: run(orjson.loads, orjson.loads, orjson.JSONDecodeError), n, args.runs
+    )
+    hand = timed(
+        "hand",
+        lambda: run(ref.hand_decode_scan, ref.hand_decode_complaint, InvalidMessage),
+        n,
+        args.runs,
+    )
+    fast = timed(
+        "msgspec", lambda: run(decode_scan, decode_complaint, InvalidMessage), n, args.runs
+    )
+    model = timed(
+        "pydantic",
+        lambda: run(
+            ref.Scan.model_validate_json, ref.Complaint.model_validate_json, ValidationError
+        ),
+        n,
+        args.runs,
+    )
+    print(f"# lines refused per run (parse, hand, msgspec, pydantic): {sorted(set(refusals))}")
+    print(f"msgspec / hand     = {fast / hand:.2f}")
+    print(f"msgspec / pydantic = {fast / model:.2f}")
+    print(f"msgspec / parse    = {fast / parse:.2f}")
+    print(f"hand / pydantic    = {hand / model:.2f}")
+    if fast < hand:
+        raise SystemExit("the msgspec decoder is slower than the hand decoder it replaced")
+
+
+if __name__ == "__main__":
+    main()
