@@ -79,6 +79,24 @@ def offenders(package: str, forbidden: tuple[str, ...]) -> list[str]:
                 "lastmile.settings",
             ),
         ),
+        # the contract: the message definitions and their decoders, pure (no I/O, no engine)
+        (
+            "contract",
+            (
+                "pydantic",
+                "faust",
+                "aiokafka",
+                "redis",
+                "prometheus_client",
+                "lastmile.pipeline",
+                "lastmile.worker",
+                "lastmile.readmodel",
+                "lastmile.api",
+                "lastmile.cli",
+                "lastmile.commands",
+                "lastmile.settings",
+            ),
+        ),
         # the read models: Redis and the core, never the engine or the entry points
         ("readmodel", ("faust", "aiokafka", "lastmile.worker", "lastmile.api", "lastmile.cli")),
         # reviews and the API: never the CLI's commands
