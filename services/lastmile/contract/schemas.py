@@ -72,7 +72,7 @@ def _scan_rules(defs: dict[str, Any]) -> list[dict[str, Any]]:
     return out
 
 
-def _violation_rules() -> list[dict[str, Any]]:
+def violation_rule_conditions() -> list[dict[str, Any]]:
     """The rule names each violation type may carry (contract §5)."""
     by_type: dict[str, list[str]] = {}
     for key, (vtype, _severity) in RULES.items():
@@ -107,7 +107,7 @@ def build(name: str) -> dict[str, Any]:
     if kind is Scan:
         doc["allOf"] = _scan_rules(components)
     elif kind is Violation:
-        doc["allOf"] = _violation_rules()
+        doc["allOf"] = violation_rule_conditions()
     elif kind is NetworkFile:
         _network_rules(components)
     if components:
