@@ -19,7 +19,7 @@ import msgspec
 from lastmile.contract.messages import Complaint, Scan, time_fields
 from lastmile.contract.rfc3339 import TimeFormatError, parse_rfc3339
 from lastmile.domain.events import ComplaintEvent, ScanEvent
-from lastmile.domain.vocabulary import PERISHABLE_BY_DEFAULT
+from lastmile.domain.vocabulary import resolve_perishable
 
 if TYPE_CHECKING:
     from datetime import datetime
@@ -131,11 +131,7 @@ def _scan_event(s: Scan) -> ScanEvent:
     category = perishable = None
     if goods is not None:
         category = goods.category
-        perishable = (
-            goods.perishable is not False
-            if category in PERISHABLE_BY_DEFAULT
-            else goods.perishable is True
-        )
+        perishable = resolve_perishable(category, goods.perishable)
     return _new(  # type: ignore[no-any-return]
         ScanEvent,
         (
