@@ -16,7 +16,7 @@ from typing import TYPE_CHECKING, Any
 
 import msgspec
 
-from lastmile.contract.messages import Complaint, Scan, time_fields
+from lastmile.contract.messages import Complaint, Scan, field_paths, is_enum, is_time
 from lastmile.contract.rfc3339 import TimeFormatError, parse_rfc3339
 from lastmile.domain.events import ComplaintEvent, ScanEvent
 from lastmile.domain.vocabulary import resolve_perishable
@@ -62,7 +62,9 @@ _KINDS: tuple[tuple[str, str], ...] = (
 )
 
 
-_TIME_PATHS = frozenset(f"$.{name}" for kind in (Scan, Complaint) for name in time_fields(kind))
+# a value of the wrong type where the contract wants a time or a code is a bad time/code
+_TIME_PATHS = field_paths(Scan, is_time) | field_paths(Complaint, is_time)
+_ENUM_PATHS = field_paths(Scan, is_enum) | field_paths(Complaint, is_enum)
 
 
 def _refusal(exc: msgspec.ValidationError) -> InvalidMessage:
@@ -76,7 +78,9 @@ def _refusal(exc: msgspec.ValidationError) -> InvalidMessage:
         return InvalidMessage("missing_field", f"{path} is required")
     reason = next((code for marker, code in _KINDS if marker in what), "wrong_type")
     if reason == "wrong_type" and path in _TIME_PATHS:
-        reason = "bad_time"  # a number where a time should be is a bad time
+        reason = "bad_time"
+    elif reason == "wrong_type" and path in _ENUM_PATHS:
+        reason = "bad_enum"
     if reason == "bad_time":
         what = "not an RFC 3339 time with an explicit offset"
     return InvalidMessage(reason, f"{path}: {what}"[:_DETAIL_MAX])

@@ -18,7 +18,18 @@ Unknown extra fields are ignored, as the contract says.
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Annotated, Any, Literal, get_type_hints
+from collections.abc import Callable
+from types import UnionType
+from typing import (
+    TYPE_CHECKING,
+    Annotated,
+    Any,
+    Literal,
+    Union,
+    get_args,
+    get_origin,
+    get_type_hints,
+)
 
 from msgspec import UNSET, Meta, Struct, UnsetType
 
@@ -256,7 +267,30 @@ class NetworkFile(Message):
     nodes: Annotated[list[Node], Meta(min_length=1)]
 
 
-def time_fields(kind: type[Message]) -> frozenset[str]:
-    """The fields of a message that hold an RFC 3339 time."""
-    hints = get_type_hints(kind, include_extras=True)
-    return frozenset(name for name, hint in hints.items() if hint == Rfc3339)
+def _alternatives(hint: Any) -> tuple[Any, ...]:
+    """The types a field may hold: the members of a union, else the hint itself."""
+    return get_args(hint) if get_origin(hint) in (Union, UnionType) else (hint,)
+
+
+def field_paths(kind: type[Message], test: Callable[[Any], bool]) -> frozenset[str]:
+    """``$.a.b`` of every field, nested messages included, that may hold a type ``test`` likes."""
+    out: set[str] = set()
+
+    def walk(k: type[Message], prefix: str) -> None:
+        for name, hint in get_type_hints(k, include_extras=True).items():
+            for t in _alternatives(hint):
+                if test(t):
+                    out.add(f"{prefix}.{name}")
+                if isinstance(t, type) and issubclass(t, Message):
+                    walk(t, f"{prefix}.{name}")
+
+    walk(kind, "$")
+    return frozenset(out)
+
+
+def is_time(hint: Any) -> bool:
+    return bool(hint == Rfc3339)
+
+
+def is_enum(hint: Any) -> bool:
+    return get_origin(hint) is Literal
