@@ -2,6 +2,7 @@
 
     .venv/bin/python bench/bench_decoders.py                      # a simulated county-day
     .venv/bin/python bench/bench_decoders.py --parcels-per-day 5000 --runs 3
+    .venv/bin/python bench/bench_decoders.py --detect             # and detect with each
 
 In one process, pinned to one CPU, over the same simulated lines (scans.v1 and
 complaints.v1 as a courier firm sends them, invalid lines included; cached under
@@ -13,6 +14,9 @@ complaints.v1 as a courier firm sends them, invalid lines included; cached under
   (c) msgspec: ``lastmile.contract.decode`` (``msgspec.json.Decoder`` of the definitions,
       then the event record), the hot path now;
   (d) pydantic: ``model_validate_json`` of the pydantic models (validation only, no record).
+
+With ``--detect`` it also runs ``lastmile detect`` end to end (``run_detect``, the CLI's
+code path) with each decoder in turn, runs alternating, and compares the answers.
 
 Before timing it checks that the decoders agree on every line: the same verdict from all
 three, the same event record from (b) and (c); it fails otherwise. Each is run ``--runs``
@@ -71,12 +75,57 @@ def timed(name: str, fn: Callable[[], None], n: int, runs: int) -> float:
     return rate
 
 
+def detect_with_each_decoder(sim: Path, ref: Any, runs: int) -> None:
+    """``run_detect`` with the hand decoder and with msgspec, alternating; same answer."""
+    import tempfile
+    from datetime import UTC, datetime
+
+    import lastmile.commands.detect as command
+    from _sim import NETWORK
+    from lastmile.contract import decode
+    from lastmile.domain.network import load_network
+    from lastmile.domain.rules import RuleConfig
+
+    network = load_network(NETWORK)
+    decoders = {
+        "hand": (ref.hand_decode_scan, ref.hand_decode_complaint),
+        "msgspec": (decode.decode_scan, decode.decode_complaint),
+    }
+    n = sum(1 for kind in ("scans", "complaints") for _ in (sim / f"{kind}.jsonl").open("rb"))
+    best = dict.fromkeys(decoders, float("inf"))
+    answers: dict[str, bytes] = {}
+    with tempfile.TemporaryDirectory(prefix="lm-bench-") as tmp:
+        for _ in range(runs):
+            for name, (scan, complaint) in decoders.items():
+                command.decode_scan, command.decode_complaint = scan, complaint
+                out, dlq = Path(tmp) / f"{name}.jsonl", Path(tmp) / f"{name}.dlq.jsonl"
+                t0 = time.perf_counter()
+                command.run_detect(
+                    network,
+                    RuleConfig(),
+                    str(sim / "scans.jsonl"),
+                    str(sim / "complaints.jsonl"),
+                    str(out),
+                    str(dlq),
+                    datetime(2030, 1, 1, tzinfo=UTC),
+                )
+                best[name] = min(best[name], time.perf_counter() - t0)
+                answers[name] = out.read_bytes()
+    command.decode_scan, command.decode_complaint = decode.decode_scan, decode.decode_complaint
+    if answers["hand"] != answers["msgspec"]:
+        raise SystemExit("detect's violations differ between the two decoders")
+    for name, seconds in best.items():
+        print(f"detect/{name:<8} {n / seconds:>10,.0f} lines/s   (best of {runs}: {seconds:.3f} s)")
+    print(f"detect msgspec / detect hand = {best['hand'] / best['msgspec']:.2f} (same violations)")
+
+
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawTextHelpFormatter)
     ap.add_argument("--days", type=int, default=1)
     ap.add_argument("--parcels-per-day", type=int, default=20_000)
     ap.add_argument("--seed", type=int, default=1)
     ap.add_argument("--runs", type=int, default=5)
+    ap.add_argument("--detect", action="store_true", help="also detect end to end with each")
     args = ap.parse_args()
     print(f"# machine: {machine()}")
     print(f"# {pin_one_core()}")
@@ -138,6 +187,8 @@ def main() -> None:
     print(f"msgspec / pydantic = {fast / model:.2f}")
     print(f"msgspec / parse    = {fast / parse:.2f}")
     print(f"hand / pydantic    = {hand / model:.2f}")
+    if args.detect:
+        detect_with_each_decoder(sim, ref, max(3, args.runs // 2 + 1))
     if fast < hand:
         raise SystemExit("the msgspec decoder is slower than the hand decoder it replaced")
 
