@@ -7,8 +7,9 @@ these Structs into ``components/schemas`` (msgspec's JSON Schema, OpenAPI 3.1).
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Annotated, Any, Literal
+from typing import TYPE_CHECKING, Annotated, Any, Literal, TypeVar
 
+import msgspec
 from msgspec import Meta, Struct
 
 from lastmile.api.cases import STATES
@@ -21,10 +22,12 @@ else:
     CaseStateName = Literal[STATES]
     MovedTo = Literal[STATES[1:]]
 
+R = TypeVar("R")
 Time = Annotated[str, Meta(extra_json_schema={"format": "date-time"})]
 Count = Annotated[int, Meta(ge=0)]
-Note = Annotated[str, Meta(max_length=1000)]
-Reason = Annotated[str, Meta(min_length=1, max_length=1000)]
+MAX_TEXT = 1000
+# free text from a person: not blank (a non-space character somewhere), at most 1000 characters
+Text = Annotated[str, Meta(min_length=1, max_length=MAX_TEXT, pattern=r"\S")]
 
 
 class Body(Struct, kw_only=True):
@@ -90,16 +93,16 @@ class CaseResponse(Body, kw_only=True):
 
 
 class AckRequest(Body, kw_only=True):
-    note: Note | None = None
+    note: Text | None = None
 
 
 class DisputeRequest(Body, kw_only=True):
-    reason: Reason
+    reason: Text
 
 
 class DecisionRequest(Body, kw_only=True):
     outcome: Literal["upheld", "dismissed"]
-    note: Reason
+    note: Text
 
 
 class ParcelViolation(ViolationItem, kw_only=True):
@@ -194,6 +197,26 @@ class DeliveryPage(Body, kw_only=True):
     next_cursor: str | None
 
 
-STATE_NAMES_AGREE = tuple(StateCounts.__struct_fields__) == STATES
-if not STATE_NAMES_AGREE:
+REQUESTS = (AckRequest, DisputeRequest, DecisionRequest, WebhookRequest)
+_DECODERS: dict[type[Any], msgspec.json.Decoder[Any]] = {
+    kind: msgspec.json.Decoder(kind) for kind in REQUESTS
+}
+
+
+class BodyRefused(ValueError):
+    """A request body its definition refuses; the message names the field."""
+
+
+def decode_request(kind: type[R], raw: bytes) -> R:
+    """Decode and validate a request body with its definition (``{}`` when empty)."""
+    try:
+        body: R = _DECODERS[kind].decode(raw if raw.strip() else b"{}")
+    except msgspec.ValidationError as exc:
+        raise BodyRefused(str(exc)) from None
+    except msgspec.DecodeError:
+        raise BodyRefused("the body is not valid JSON") from None
+    return body
+
+
+if tuple(StateCounts.__struct_fields__) != STATES:
     raise ImportError(f"StateCounts fields differ from the case states {STATES}")
