@@ -37,6 +37,8 @@ def test_good_bodies_decode():
         (AckRequest, b"[1]", "object"),
         (WebhookRequest, b'{"url": "https://a.example/h", "replay": "yes"}', "$.replay"),
         (AckRequest, b'{"note": ', "not valid JSON"),
+        (AckRequest, b'{"note": "\xff"}', "UTF-8"),
+        (AckRequest, b'{"x": ' + b"[" * 16000 + b"]" * 16000 + b"}", "nested too deeply"),
     ],
 )
 def test_bad_bodies_are_refused_naming_the_field(kind, raw, names):

@@ -242,6 +242,37 @@ def test_not_json_is_refused_with_a_reason():
     assert err.value.reason == "invalid_json"
 
 
+@pytest.mark.parametrize("depth", [2_000, 200_000])
+def test_deep_nesting_is_refused_not_raised(depth):
+    """Even in a field the contract ignores: msgspec (like orjson) refuses deep nesting, and
+    the refusal must be a dead letter, never an exception that stops the worker."""
+    good = orjson.dumps(GOOD_SCAN)[:-1]
+    deep = good + b', "x": ' + b"[" * depth + b"]" * depth + b"}"
+    with pytest.raises(InvalidMessage) as err:
+        decode_scan(deep)
+    assert err.value.reason == "invalid_json"
+    assert _outcome(hand_decode_scan, deep) is InvalidMessage
+    complaint = orjson.dumps(GOOD_COMPLAINT)[:-1] + b', "x": ' + b"[" * depth
+    with pytest.raises(InvalidMessage):
+        decode_complaint(complaint + b"]" * depth + b"}")
+
+
+@pytest.mark.parametrize(
+    ("raw", "reason"),
+    [
+        (orjson.dumps(GOOD_SCAN).replace(b'"delivered"', b'"delivered\xff"'), "invalid_json"),
+        (orjson.dumps(GOOD_SCAN).replace(b'"E-1"', b'"E-\xc3"'), "invalid_json"),
+        (orjson.dumps(GOOD_SCAN).replace(b'"lat":36.05', b'"lat":1e400'), "out_of_range"),
+        (orjson.dumps(GOOD_SCAN).replace(b'"E-1"', b'"\\ud800"'), "invalid_json"),
+    ],
+)
+def test_odd_bytes_are_refused_not_raised(raw, reason):
+    with pytest.raises(InvalidMessage) as err:
+        decode_scan(raw)
+    assert err.value.reason == reason
+    assert _outcome(hand_decode_scan, raw) is InvalidMessage
+
+
 def test_decoder_reasons_name_the_problem():
     cases = {
         "missing_field": _with(GOOD_SCAN, parcel_id=...),

@@ -215,6 +215,10 @@ def decode_request(kind: type[R], raw: bytes) -> R:
         raise BodyRefused(str(exc)) from None
     except msgspec.DecodeError:
         raise BodyRefused("the body is not valid JSON") from None
+    except RecursionError:
+        raise BodyRefused("the body is nested too deeply") from None
+    except UnicodeDecodeError:
+        raise BodyRefused("the body is not valid UTF-8") from None
     return body
 
 

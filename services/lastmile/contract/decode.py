@@ -56,6 +56,7 @@ _KINDS: tuple[tuple[str, str], ...] = (
     ("of length", "bad_length"),
     ("Expected `array` of length", "bad_length"),
     (">=", "out_of_range"),
+    ("Number out of range", "out_of_range"),
     ("<=", "out_of_range"),
     ("requires a", "missing_block"),
     ("Expected `", "wrong_type"),
@@ -181,6 +182,10 @@ def _decode(decoder: msgspec.json.Decoder[Any], raw: bytes | str) -> Any:
         raise _refusal(exc) from None
     except msgspec.DecodeError as exc:
         raise InvalidMessage("invalid_json", str(exc)[:_DETAIL_MAX]) from None
+    except RecursionError:  # msgspec refuses deep nesting (even in an ignored field) so
+        raise InvalidMessage("invalid_json", "nested too deeply") from None
+    except UnicodeDecodeError:  # bytes that are not UTF-8 inside a string
+        raise InvalidMessage("invalid_json", "not valid UTF-8") from None
 
 
 def _convert(obj: Any, kind: type[Any]) -> Any:
@@ -188,6 +193,8 @@ def _convert(obj: Any, kind: type[Any]) -> Any:
         return msgspec.convert(obj, kind)
     except msgspec.ValidationError as exc:
         raise _refusal(exc) from None
+    except RecursionError:
+        raise InvalidMessage("invalid_json", "nested too deeply") from None
 
 
 def decode_scan(raw: bytes | str) -> ScanEvent:
