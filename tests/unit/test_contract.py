@@ -466,3 +466,30 @@ def test_one_fault_gets_the_reason_the_hand_decoder_gave(field, value):
     assume(not isinstance(value, dict) or len(value) == 1)  # a block with one field: one fault
     msgspec_reason, hand_reason = _reasons(orjson.dumps(_with(GOOD_SCAN, **{field: value})))
     assert msgspec_reason == hand_reason, (field, value)
+
+
+@settings(max_examples=300, deadline=None)
+@given(
+    cuts=st.lists(
+        st.tuples(
+            st.integers(0, 400),
+            st.one_of(
+                st.binary(max_size=4),
+                st.sampled_from([b"\xff", b"\xc3", b"\\ud800", b"1e400", b"[" * 3000, b"null"]),
+            ),
+        ),
+        min_size=1,
+        max_size=3,
+    )
+)
+def test_mangled_bytes_are_refused_or_decoded_never_raised(cuts):
+    """Raw bytes as a broken producer might send them: a record or an InvalidMessage."""
+    raw = orjson.dumps(GOOD_SCAN)
+    for at, junk in cuts:
+        at %= len(raw) + 1
+        raw = raw[:at] + junk + raw[at:]
+    for decode in (decode_scan, decode_complaint):
+        try:
+            decode(raw)
+        except InvalidMessage as exc:
+            assert exc.reason in REASONS
