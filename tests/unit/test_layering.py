@@ -76,23 +76,7 @@ ENGINE_AND_ENTRY_POINTS = (
             ),
         ),
         # the pipeline: engine-agnostic (no Faust, Kafka, Redis, Prometheus, clock)
-        (
-            "pipeline",
-            (
-                "faust",
-                "mode",
-                "aiokafka",
-                "redis",
-                "prometheus_client",
-                "time",
-                "lastmile.worker",
-                "lastmile.readmodel",
-                "lastmile.api",
-                "lastmile.cli",
-                "lastmile.commands",
-                "lastmile.settings",
-            ),
-        ),
+        ("pipeline", ("mode", "time", *ENGINE_AND_ENTRY_POINTS)),
         # the contract: the message definitions and their decoders, pure (no I/O, no engine)
         ("contract", ("pydantic", "lastmile.pipeline", *ENGINE_AND_ENTRY_POINTS)),
         # the read models: Redis and the core, never the engine or the entry points
