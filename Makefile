@@ -7,7 +7,7 @@ BIN := $(VENV)/bin
 RUN_DIR ?= $(CURDIR)/run
 export RUN_DIR
 
-.PHONY: help install test chaos unit integration lint fmt demo up down status clean bench
+.PHONY: help install test chaos unit integration lint fmt demo up down status clean bench contract
 
 help:
 	@echo "make demo         install what is missing, start Kafka+Redis+Prometheus, stream a simulated day of Yiyuan"
@@ -17,6 +17,7 @@ help:
 	@echo "make lint         ruff + mypy (strict on the core)"
 	@echo "make up|down|status|clean   the local stack (Kafka KRaft, Redis, Prometheus) under $(RUN_DIR)"
 	@echo "make bench        benchmarks (bench/), figures printed as ratios"
+	@echo "make contract     regenerate schemas/*.json, schemas/asyncapi.yaml and the OpenAPI document from their definitions"
 
 $(BIN)/lastmile: pyproject.toml
 	@command -v $(PYTHON) >/dev/null || { echo "need $(PYTHON) (set PYTHON=...)"; exit 1; }
@@ -25,7 +26,19 @@ $(BIN)/lastmile: pyproject.toml
 	$(BIN)/pip install -q -e '.[dev,rocksdb]'
 	@touch $@
 
-install: $(BIN)/lastmile
+# the AsyncAPI initiative's parser, which the tests run on schemas/asyncapi.yaml (Node, npm)
+ASYNCAPI_PARSER := tools/asyncapi/node_modules/@asyncapi/parser/package.json
+$(ASYNCAPI_PARSER): tools/asyncapi/package-lock.json
+	@command -v npm >/dev/null || { apt-get update -q && apt-get install -y -q --no-install-recommends nodejs npm; }
+	npm ci --prefix tools/asyncapi --no-audit --no-fund --ignore-scripts --loglevel=error
+	@touch $@
+
+install: $(BIN)/lastmile $(ASYNCAPI_PARSER)
+
+contract: install
+	$(BIN)/python -m lastmile.contract.schemas schemas
+	$(BIN)/python -m lastmile.worker.asyncapi schemas/asyncapi.yaml
+	$(BIN)/python -m lastmile.api.openapi
 
 unit: install
 	$(BIN)/pytest -q tests/unit

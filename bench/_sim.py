@@ -8,10 +8,21 @@ import sys
 import time
 from datetime import date
 from pathlib import Path
+from typing import Any
 
 REPO = Path(__file__).resolve().parents[1]
 CACHE = REPO / ".cache" / "bench"  # /.cache/ is gitignored
 NETWORK = REPO / "services" / "lastmile" / "data" / "yiyuan.network.json"
+
+
+def reference_decoders() -> Any:
+    """tests/reference_decoders.py: the hand decoder and pydantic models issue 13 replaced."""
+    tests = str(REPO / "tests")
+    if tests not in sys.path:
+        sys.path.insert(0, tests)
+    import reference_decoders
+
+    return reference_decoders
 
 
 def simulated(days: int, parcels_per_day: int, seed: int, start: date | None = None) -> Path:

@@ -1,7 +1,12 @@
-"""The OpenAPI document: committed copy up to date, every route documented, roles declared."""
+"""The OpenAPI document: committed copy up to date and valid, every route documented with an
+operationId, a tag and its errors, roles declared, the violation the contract's own."""
 
 from __future__ import annotations
 
+import re
+
+import orjson
+import pytest
 from prometheus_client import CollectorRegistry
 from redis.asyncio import Redis
 
@@ -46,3 +51,58 @@ def test_roles_and_errors_are_declared() -> None:
             assert "403" in op["responses"], (method, path)
     assert openapi.roles_of("POST", "/v1/violations/{violation_id}/decision") == ("regulator",)
     assert openapi.roles_of("POST", "/v1/violations/{violation_id}/dispute") == ("carrier",)
+
+
+def test_the_document_validates_with_openapi_spec_validator() -> None:
+    from openapi_spec_validator import validate
+    from openapi_spec_validator.versions import consts, get_spec_version
+
+    doc = orjson.loads(openapi.COMMITTED.read_bytes())
+    assert get_spec_version(doc) == consts.OPENAPIV31
+    validate(doc)  # raises on an invalid document
+
+
+def test_every_operation_has_a_unique_operation_id_a_tag_and_its_errors() -> None:
+    doc = openapi.build()
+    tags = {t["name"] for t in doc["tags"]}
+    ids = []
+    for path, ops in doc["paths"].items():
+        for method, op in ops.items():
+            ids.append(op["operationId"])
+            assert op["operationId"].isidentifier(), (method, path)
+            assert len(op["tags"]) == 1 and op["tags"][0] in tags, (method, path)
+            for code, answer in op["responses"].items():
+                if code[0] in "45" and path != "/healthz":
+                    schema = answer["content"]["application/json"]["schema"]
+                    assert schema == {"$ref": "#/components/schemas/Error"}, (method, path, code)
+            templated = {p["name"] for p in op.get("parameters", []) if p["in"] == "path"}
+            assert templated == set(re.findall(r"{(\w+)}", path)), (method, path)
+    assert len(ids) == len(set(ids)) == 16
+    assert doc["components"]["securitySchemes"]["bearer"]["scheme"] == "bearer"
+    assert doc["security"] == [{"bearer": []}]
+
+
+def test_the_violation_served_is_the_contracts() -> None:
+    """The API's violation fields are violation.v1's: one definition, no drift."""
+    import json
+    from pathlib import Path
+
+    schemas = openapi.build()["components"]["schemas"]
+    contract = json.loads(
+        (Path(__file__).resolve().parents[2] / "schemas/violation.v1.schema.json").read_text()
+    )
+    item = schemas["ViolationItem"]
+    assert {k: v for k, v in item["properties"].items() if k != "case"} == contract["properties"]
+    assert set(item["required"]) - {"case"} == set(contract["required"])
+    assert item["allOf"] == contract["allOf"]
+
+
+def test_a_route_without_an_entry_is_refused() -> None:
+    async def handler(request: object) -> None:
+        return None
+
+    routes = [*ROUTES, ("GET", "/v1/undocumented", handler)]
+    with pytest.raises(openapi.RouteNotDocumented, match="/v1/undocumented"):
+        openapi.build(routes)
+    with pytest.raises(openapi.RouteNotDocumented, match="not routed"):
+        openapi.build(ROUTES[1:])

@@ -1,20 +1,29 @@
-"""The OpenAPI 3 document: built here, served at /openapi.json, committed as openapi.json.
+"""The OpenAPI 3.1 document: built from the route table and the body definitions.
 
-This module is the single source of truth; ``python -m lastmile.api.openapi`` rewrites the
-committed copy and a unit test fails when the two differ or when a route of the app is
-missing from the document (or the other way round). Each operation carries
-``x-lastmile-roles``, the key roles allowed to call it, which the app enforces.
+``build(routes)`` walks the app's route table (``lastmile.api.app.ROUTES``): each route must
+have an entry in ``OPERATIONS`` below (its operationId, tag, summary, roles, answers and
+body) and every entry a route; path parameters come from the route's template. The
+schemas under ``components`` are generated from the msgspec definitions of the bodies
+(``lastmile.api.bodies``, whose violation is the contract's own). ``python -m
+lastmile.api.openapi`` (``make contract``) rewrites the committed copy ``openapi.json``; a
+unit test fails when the two differ, and validates the document with
+openapi-spec-validator. Each operation carries ``x-lastmile-roles``, the key roles allowed
+to call it, which the app enforces.
 """
 
 from __future__ import annotations
 
+import re
 import sys
+from collections.abc import Callable, Iterable
 from pathlib import Path
 from typing import Any
 
+import msgspec
 import orjson
 
-from lastmile.api.cases import STATES
+from lastmile.api import bodies
+from lastmile.contract.schemas import violation_rule_conditions
 from lastmile.domain.rules import RULES
 
 COMMITTED = Path(__file__).with_name("openapi.json")
@@ -24,188 +33,54 @@ CARRIER = ("carrier",)
 REGULATOR = ("regulator",)
 BOTH = ("carrier", "regulator")
 PUBLIC: tuple[str, ...] = ()
+TAGS = [
+    {"name": "violations", "description": "violation feeds of courier firms and the regulator"},
+    {"name": "cases", "description": "acknowledgements, disputes and decisions (申诉与裁定)"},
+    {"name": "parcels", "description": "a parcel's reconstructed path and evidence"},
+    {"name": "webhooks", "description": "a courier firm's webhook endpoint and delivery log"},
+    {"name": "admin", "description": "the regulator's view of every firm's webhooks"},
+    {"name": "service", "description": "this document and the health check"},
+]
+# every body type the document names (the rest come in as their dependencies)
+BODY_TYPES: tuple[type[Any], ...] = (
+    bodies.Error,
+    bodies.Health,
+    bodies.ViolationPage,
+    bodies.ViolationDetail,
+    bodies.CaseResponse,
+    bodies.AckRequest,
+    bodies.DisputeRequest,
+    bodies.DecisionRequest,
+    bodies.Parcel,
+    bodies.CaseSummary,
+    bodies.WebhookRequest,
+    bodies.WebhookCreated,
+    bodies.WebhookStatus,
+    bodies.WebhookList,
+    bodies.DeliveryPage,
+)
+REF_TEMPLATE = "#/components/schemas/{name}"
 
 
-def ref(name: str) -> dict[str, str]:
-    return {"$ref": f"#/components/schemas/{name}"}
+def ref(kind: type[Any]) -> dict[str, str]:
+    return {"$ref": REF_TEMPLATE.format(name=kind.__name__)}
 
 
-def nullable(schema: dict[str, Any]) -> dict[str, Any]:
-    return {**schema, "nullable": True}
-
-
-def obj(required: list[str] | tuple[str, ...], **props: Any) -> dict[str, Any]:
-    out: dict[str, Any] = {"type": "object", "properties": props}
-    if required:
-        out["required"] = list(required)
-    return out
+def components() -> dict[str, Any]:
+    """``components/schemas``: the bodies' JSON Schemas (2020-12, as OpenAPI 3.1 takes them)."""
+    _, schemas = msgspec.json.schema_components(BODY_TYPES, ref_template=REF_TEMPLATE)
+    for name, schema in schemas.items():
+        schema.pop("title", None)
+        if isinstance(schema.get("description"), str):
+            schema["description"] = " ".join(schema["description"].split())
+        if name in {"Violation", "ViolationItem", "ViolationDetail", "ParcelViolation"}:
+            schema["allOf"] = violation_rule_conditions()
+    return dict(sorted(schemas.items()))
 
 
 STR = {"type": "string"}
 TIME = {"type": "string", "format": "date-time"}
-INT = {"type": "integer", "minimum": 0}
-STATE_COUNTS = obj(STATES, **dict.fromkeys(STATES, INT))
 
-SCHEMAS: dict[str, Any] = {
-    "Error": obj(["error"], error=obj(["code", "message"], code=STR, message=STR)),
-    "Violation": obj(
-        [
-            "violation_id",
-            "type",
-            "rule",
-            "severity",
-            "parcel_id",
-            "carrier",
-            "occurred_at",
-            "detected_at",
-            "evidence",
-            "detail",
-        ],
-        violation_id=STR,
-        type={"type": "string", "enum": TYPES},
-        rule={"type": "string", "enum": RULE_NAMES},
-        severity={"type": "string", "enum": ["low", "medium", "high"]},
-        parcel_id=STR,
-        carrier=STR,
-        contract_carrier=nullable(STR),
-        courier_id=nullable(STR),
-        town=nullable(STR),
-        village=nullable(STR),
-        remote=nullable({"type": "boolean"}),
-        occurred_at=TIME,
-        detected_at=TIME,
-        evidence={"type": "array", "items": STR},
-        detail={"type": "object"},
-    ),
-    "CaseState": obj(
-        ["state"], state={"type": "string", "enum": list(STATES)}, updated_at=nullable(TIME)
-    ),
-    "CaseEntry": obj(
-        ["at", "action", "to", "by", "role"],
-        at=TIME,
-        action={"type": "string", "enum": ["ack", "dispute", "decision"]},
-        to={"type": "string", "enum": list(STATES[1:])},
-        by=STR,
-        role=STR,
-        reason=STR,
-        note=STR,
-    ),
-    "Case": {
-        "allOf": [
-            ref("CaseState"),
-            obj(["history"], history={"type": "array", "items": ref("CaseEntry")}),
-        ]
-    },
-    "ViolationItem": {"allOf": [ref("Violation"), obj(["case"], case=ref("CaseState"))]},
-    "ViolationDetail": {"allOf": [ref("Violation"), obj(["case"], case=ref("Case"))]},
-    "ViolationPage": obj(
-        ["items", "next_cursor"],
-        items={"type": "array", "items": ref("ViolationItem")},
-        next_cursor=nullable(STR),
-    ),
-    "CaseResponse": obj(["violation_id", "case"], violation_id=STR, case=ref("Case")),
-    "AckRequest": obj([], note={"type": "string", "maxLength": 1000}),
-    "DisputeRequest": obj(["reason"], reason={"type": "string", "minLength": 1, "maxLength": 1000}),
-    "DecisionRequest": obj(
-        ["outcome", "note"],
-        outcome={"type": "string", "enum": ["upheld", "dismissed"]},
-        note={"type": "string", "minLength": 1, "maxLength": 1000},
-    ),
-    "ParcelViolation": {
-        "allOf": [
-            ref("ViolationItem"),
-            obj(
-                ["evidence_events"],
-                evidence_events={"type": "array", "items": {"type": "object"}},
-            ),
-        ]
-    },
-    "Parcel": obj(
-        [
-            "parcel_id",
-            "destination",
-            "carriers",
-            "hops",
-            "handovers",
-            "scans",
-            "complaints",
-            "violations",
-        ],
-        parcel_id=STR,
-        direction=nullable(STR),
-        destination={"type": "object"},
-        contract_carrier=nullable(STR),
-        carriers={"type": "array", "items": STR},
-        hops={"type": "array", "items": {"type": "object"}},
-        handovers={"type": "array", "items": {"type": "object"}},
-        scans={"type": "array", "items": {"type": "object"}},
-        complaints={"type": "array", "items": {"type": "object"}},
-        violations={"type": "array", "items": ref("ParcelViolation")},
-    ),
-    "CaseSummary": obj(
-        ["total", "by_state", "by_carrier"],
-        total=INT,
-        by_state=STATE_COUNTS,
-        by_carrier={
-            "type": "object",
-            "additionalProperties": obj(["total", "by_state"], total=INT, by_state=STATE_COUNTS),
-        },
-    ),
-    "WebhookRequest": obj(
-        ["url"],
-        url={"type": "string", "format": "uri", "maxLength": 2048},
-        replay={
-            "type": "boolean",
-            "description": "first registration only: deliver the whole stream",
-        },
-    ),
-    "WebhookCreated": obj(
-        ["id", "url", "secret", "created_at"],
-        id=STR,
-        url=STR,
-        created_at=TIME,
-        secret={"type": "string", "description": "shown once; signs every delivery"},
-    ),
-    "WebhookStatus": obj(
-        ["id", "url", "created_at", "status", "attempts"],
-        id=STR,
-        url=STR,
-        created_at=TIME,
-        cursor=nullable(STR),
-        status={"type": "string", "enum": ["ok", "retrying", "suspended"]},
-        attempts=INT,
-        last_error=nullable(STR),
-        last_attempt_at=nullable(STR),
-        last_success_at=nullable(STR),
-        failing_since=nullable(STR),
-        pending_delivery=nullable(STR),
-    ),
-    "Delivery": obj(
-        ["log_id", "delivery_id", "violation_id", "attempt", "outcome", "at"],
-        log_id=STR,
-        delivery_id=STR,
-        violation_id=STR,
-        attempt=INT,
-        outcome={"type": "string", "enum": ["delivered", "failed"]},
-        status_code=nullable({"type": "integer"}),
-        error=nullable(STR),
-        duration_ms=nullable({"type": "number"}),
-        at=TIME,
-        next_retry_at=nullable(TIME),
-    ),
-    "WebhookList": obj(
-        ["items"],
-        items={
-            "type": "array",
-            "items": {"allOf": [obj(["carrier"], carrier=STR), ref("WebhookStatus")]},
-        },
-    ),
-    "DeliveryPage": obj(
-        ["items", "next_cursor"],
-        items={"type": "array", "items": ref("Delivery")},
-        next_cursor=nullable(STR),
-    ),
-}
 
 ERRORS = {
     "400": "malformed cursor or stream id (not one this API hands out)",
@@ -231,14 +106,13 @@ def _q(name: str, schema: dict[str, Any], description: str) -> dict[str, Any]:
     }
 
 
-def _path(name: str) -> dict[str, Any]:
-    return {
-        "name": name,
-        "in": "path",
-        "required": True,
-        "schema": {"type": "string", "minLength": 1, "maxLength": 128},
-    }
-
+# path parameters by name (every route template's {name} must be here)
+PATH_PARAMETERS: dict[str, dict[str, Any]] = {
+    "violation_id": {"type": "string", "minLength": 1, "maxLength": 128},
+    "parcel_id": {"type": "string", "minLength": 1, "maxLength": 128},
+    "carrier": {"type": "string", "minLength": 1, "maxLength": 16},
+}
+_TEMPLATE = re.compile(r"{(\w+)}")
 
 PAGE = [
     _q("limit", {"type": "integer", "minimum": 1, "maximum": 500, "default": 100}, "page size"),
@@ -256,23 +130,28 @@ FILTERS = [
         "regulator: one carrier; a carrier key may only name itself",
     ),
 ]
+STREAM_ID = {"type": "string", "pattern": r"^[0-9]{1,20}-[0-9]{1,20}$"}
 
 
-def _json(schema_name: str) -> dict[str, Any]:
-    return {"content": {"application/json": {"schema": ref(schema_name)}}}
+def _json(kind: type[Any]) -> dict[str, Any]:
+    return {"content": {"application/json": {"schema": ref(kind)}}}
 
 
 def op(
+    operation_id: str,
+    tag: str,
     summary: str,
     roles: tuple[str, ...],
     ok: dict[str, Any],
     errors: str = "",
     params: list[dict[str, Any]] | None = None,
-    body: str | None = None,
+    body: type[Any] | None = None,
     body_required: bool = True,
     description: str | None = None,
 ) -> dict[str, Any]:
     out: dict[str, Any] = {
+        "operationId": operation_id,
+        "tags": [tag],
         "summary": summary,
         "x-lastmile-roles": list(roles),
         "responses": dict(ok),
@@ -288,49 +167,51 @@ def op(
     else:
         out["security"] = []
     for code in errors.split():
-        out["responses"][code] = {"description": ERRORS[code], **_json("Error")}
+        out["responses"][code] = {"description": ERRORS[code], **_json(bodies.Error)}
     return out
 
 
-def _ok(description: str, schema: str | None = None, status: str = "200") -> dict[str, Any]:
-    return {status: {"description": description, **(_json(schema) if schema else {})}}
+def _ok(description: str, kind: type[Any] | None = None, status: str = "200") -> dict[str, Any]:
+    return {status: {"description": description, **(_json(kind) if kind else {})}}
 
-
-VID = [_path("violation_id")]
 
 OPERATIONS: dict[tuple[str, str], dict[str, Any]] = {
     ("GET", "/openapi.json"): op(
+        "getOpenApiDocument",
+        "service",
         "This document",
         PUBLIC,
         {
             "200": {
-                "description": "OpenAPI 3 document",
+                "description": "OpenAPI 3.1 document",
                 "content": {"application/json": {"schema": {"type": "object"}}},
             }
         },
     ),
     ("GET", "/healthz"): op(
+        "getHealth",
+        "service",
         "Liveness and Redis reachability",
         PUBLIC,
         {
-            "200": {
-                "description": "healthy",
-                "content": {"application/json": {"schema": obj(["status"], status=STR)}},
-            },
-            "503": {"description": "Redis unreachable; see Retry-After", **_json("Error")},
+            **_ok("healthy", bodies.Health),
+            "503": {"description": "Redis unreachable; see Retry-After", **_json(bodies.Error)},
         },
     ),
     ("GET", "/v1/violations"): op(
+        "listViolations",
+        "violations",
         "List violations, oldest first, by (occurred_at, violation_id)",
         BOTH,
-        _ok("a page; next_cursor is null on the last page", "ViolationPage"),
+        _ok("a page; next_cursor is null on the last page", bodies.ViolationPage),
         "400 403 422",
         params=FILTERS + PAGE,
         description="Carrier keys see only violations whose responsible carrier is theirs. "
-        "A page may "
-        "hold fewer than limit items; page until next_cursor is null.",
+        "A page may hold fewer than limit items; page until next_cursor is null.",
     ),
     ("GET", "/v1/violations/stream"): op(
+        "streamViolations",
+        "violations",
         "Server-Sent Events: one `violation` event per new violation",
         BOTH,
         {
@@ -345,146 +226,192 @@ OPERATIONS: dict[tuple[str, str], dict[str, Any]] = {
                 "name": "Last-Event-ID",
                 "in": "header",
                 "required": False,
-                "schema": {"type": "string", "pattern": r"^[0-9]{1,20}-[0-9]{1,20}$"},
+                "schema": STREAM_ID,
                 "description": "resume after this event id ('0-0': the whole retained stream)",
             },
             _q(
                 "last_event_id",
-                {"type": "string", "pattern": r"^[0-9]{1,20}-[0-9]{1,20}$"},
+                STREAM_ID,
                 "same as the Last-Event-ID header (for clients that cannot set headers)",
             ),
             FILTERS[-1],
         ],
     ),
     ("GET", "/v1/violations/{violation_id}"): op(
+        "getViolation",
+        "violations",
         "One violation with its case history",
         BOTH,
-        _ok("the violation", "ViolationDetail"),
+        _ok("the violation", bodies.ViolationDetail),
         "404",
-        params=VID,
     ),
     ("POST", "/v1/violations/{violation_id}/ack"): op(
+        "acknowledgeViolation",
+        "cases",
         "Acknowledge a violation (carrier)",
         CARRIER,
-        _ok("the case", "CaseResponse"),
+        _ok("the case", bodies.CaseResponse),
         "403 404 409 413 422",
-        params=VID,
-        body="AckRequest",
+        body=bodies.AckRequest,
         body_required=False,
     ),
     ("POST", "/v1/violations/{violation_id}/dispute"): op(
+        "disputeViolation",
+        "cases",
         "Dispute a violation with a reason (carrier)",
         CARRIER,
-        _ok("the case", "CaseResponse"),
+        _ok("the case", bodies.CaseResponse),
         "403 404 409 413 422",
-        params=VID,
-        body="DisputeRequest",
+        body=bodies.DisputeRequest,
     ),
     ("POST", "/v1/violations/{violation_id}/decision"): op(
+        "decideCase",
+        "cases",
         "Decide a case: upheld or dismissed, with a note (regulator; final)",
         REGULATOR,
-        _ok("the case", "CaseResponse"),
+        _ok("the case", bodies.CaseResponse),
         "403 404 409 413 422",
-        params=VID,
-        body="DecisionRequest",
+        body=bodies.DecisionRequest,
     ),
     ("GET", "/v1/parcels/{parcel_id}"): op(
+        "getParcel",
+        "parcels",
         "A parcel's timeline with its violations and their evidence events",
         BOTH,
-        _ok("the timeline", "Parcel"),
+        _ok("the timeline", bodies.Parcel),
         "404",
-        params=[_path("parcel_id")],
         description="A carrier key reads only parcels it scanned and sees only its own violations.",
     ),
     ("GET", "/v1/cases/summary"): op(
+        "getCaseSummary",
+        "cases",
         "Case counts by state, overall and per carrier (regulator)",
         REGULATOR,
-        _ok("the counts", "CaseSummary"),
+        _ok("the counts", bodies.CaseSummary),
         "403 422",
         params=[FILTERS[-1]],
     ),
     ("POST", "/v1/webhooks"): op(
+        "registerWebhook",
+        "webhooks",
         "Register (or replace) the carrier's webhook endpoint; returns the signing secret once",
         CARRIER,
-        _ok("registered", "WebhookCreated", "201"),
+        _ok("registered", bodies.WebhookCreated, "201"),
         "403 413 422",
-        body="WebhookRequest",
+        body=bodies.WebhookRequest,
     ),
     ("GET", "/v1/webhooks"): op(
+        "getWebhook",
+        "webhooks",
         "The carrier's webhook registration and delivery status",
         CARRIER,
-        _ok("the registration", "WebhookStatus"),
+        _ok("the registration", bodies.WebhookStatus),
         "403 404",
     ),
     ("DELETE", "/v1/webhooks"): op(
+        "deleteWebhook",
+        "webhooks",
         "Remove the carrier's webhook registration",
         CARRIER,
         {"204": {"description": "removed"}},
         "403 404",
     ),
     ("GET", "/v1/webhooks/deliveries"): op(
+        "listWebhookDeliveries",
+        "webhooks",
         "The carrier's delivery log, newest first",
         CARRIER,
-        _ok("a page of attempts", "DeliveryPage"),
+        _ok("a page of attempts", bodies.DeliveryPage),
         "400 403 422",
         params=[
             _q("outcome", {"type": "string", "enum": ["delivered", "failed"]}, "only this outcome"),
             PAGE[0],
-            _q(
-                "cursor",
-                {"type": "string", "pattern": r"^[0-9]{1,20}-[0-9]{1,20}$"},
-                "next_cursor of the previous page",
-            ),
+            _q("cursor", STREAM_ID, "next_cursor of the previous page"),
         ],
     ),
     ("GET", "/v1/admin/webhooks"): op(
+        "listAllWebhooks",
+        "admin",
         "Every carrier's webhook registration and delivery state (regulator)",
         REGULATOR,
-        _ok("the registrations", "WebhookList"),
+        _ok("the registrations", bodies.WebhookList),
         "403",
     ),
     ("DELETE", "/v1/admin/webhooks/{carrier}"): op(
+        "deleteCarrierWebhook",
+        "admin",
         "Remove a carrier's webhook registration (regulator); deliveries stop at once",
         REGULATOR,
         {"204": {"description": "removed"}},
         "403 404",
-        params=[
-            {
-                "name": "carrier",
-                "in": "path",
-                "required": True,
-                "schema": {"type": "string", "minLength": 1, "maxLength": 16},
-            }
-        ],
     ),
 }
 
+Route = tuple[str, str, Callable[..., Any]]
 
-def build() -> dict[str, Any]:
-    paths: dict[str, dict[str, Any]] = {}
-    for (method, path), operation in OPERATIONS.items():
-        paths.setdefault(path, {})[method.lower()] = operation
+
+class RouteNotDocumented(LookupError):
+    """A route of the app with no entry in OPERATIONS, or an entry with no route."""
+
+
+def _path_parameters(path: str) -> list[dict[str, Any]]:
+    return [
+        {"name": name, "in": "path", "required": True, "schema": PATH_PARAMETERS[name]}
+        for name in _TEMPLATE.findall(path)
+    ]
+
+
+def paths(routes: Iterable[Route]) -> dict[str, dict[str, Any]]:
+    """The ``paths`` object: one operation per route, in the route table's order."""
+    out: dict[str, dict[str, Any]] = {}
+    seen = set()
+    for method, path, _handler in routes:
+        spec = OPERATIONS.get((method, path))
+        if spec is None:
+            raise RouteNotDocumented(f"route {method} {path} has no entry in OPERATIONS")
+        seen.add((method, path))
+        operation = dict(spec)
+        params = _path_parameters(path) + list(spec.get("parameters", []))
+        if params:
+            operation["parameters"] = params
+        out.setdefault(path, {})[method.lower()] = operation
+    missing = set(OPERATIONS) - seen
+    if missing:
+        raise RouteNotDocumented(f"documented but not routed: {sorted(missing)}")
+    return out
+
+
+def build(routes: Iterable[Route] | None = None) -> dict[str, Any]:
+    if routes is None:
+        from lastmile.api.app import ROUTES  # the app imports this module: resolved late
+
+        routes = ROUTES
     return {
-        "openapi": "3.0.3",
+        "openapi": "3.1.0",
         "info": {
             "title": "lastmile API",
             "version": "1.0.0",
+            "summary": "Delivery-quality cases of express delivery into villages (快递进村)",
             "description": "Violation feeds for courier firms, disputes, the regulator's case API "
             "(快递进村 delivery-quality monitor). See docs/api.md.",
+            "contact": {"name": "lastmile maintainers", "url": "https://lastmile.example/"},
+            "license": {"name": "Apache-2.0", "identifier": "Apache-2.0"},
         },
-        "servers": [{"url": "http://127.0.0.1:8080"}],
+        "servers": [{"url": "http://127.0.0.1:8080", "description": "`lastmile api` (local)"}],
+        "tags": TAGS,
         "security": [{"bearer": []}],
         "components": {
             "securitySchemes": {
                 "bearer": {
                     "type": "http",
                     "scheme": "bearer",
-                    "description": "API key from `lastmile keys issue`",
+                    "description": "API key from `lastmile keys issue` (a carrier's or the "
+                    "regulator's); each operation's x-lastmile-roles says which may call it",
                 }
             },
-            "schemas": SCHEMAS,
+            "schemas": components(),
         },
-        "paths": paths,
+        "paths": paths(routes),
     }
 
 

@@ -3,12 +3,19 @@
 from __future__ import annotations
 
 import re
-from typing import Any
+from typing import Any, TypeVar
 
 import orjson
 from aiohttp import web
 
 from lastmile.api.auth import CARRIER_RE, Principal
+from lastmile.api.bodies import (
+    AckRequest,
+    BodyRefused,
+    DecisionRequest,
+    DisputeRequest,
+    decode_request,
+)
 from lastmile.api.cases import ACK, DECIDE, DISPUTE, Action, TransitionRefused
 from lastmile.api.context import ctx, principal
 from lastmile.api.errors import conflict, forbidden, invalid, json_response, not_found
@@ -19,7 +26,7 @@ from lastmile.domain.engine import analyse_parcel
 from lastmile.domain.timeline import timeline
 from lastmile.readmodel.keys import Keys
 
-MAX_TEXT = 1000
+R = TypeVar("R")
 TOWN_RE = re.compile(r"[A-Za-z0-9_.-]{1,32}")
 
 
@@ -90,31 +97,16 @@ async def get_violation(request: web.Request) -> web.Response:
     return json_response(doc)
 
 
-async def read_object(request: web.Request, required: bool) -> dict[str, Any]:
-    """The JSON object body (size already capped by the app); 422 when absent or not an object."""
+async def read_body(request: web.Request, kind: type[R], required: bool) -> R:
+    """The body (size already capped by the app) decoded with its definition
+    (lastmile.api.bodies); 422 naming the field when the definition refuses it."""
     raw = await request.read()
-    if not raw.strip():
-        if required:
-            raise invalid("a JSON object body is required")
-        return {}
+    if required and not raw.strip():
+        raise invalid("a JSON object body is required")
     try:
-        body = orjson.loads(raw)
-    except orjson.JSONDecodeError:
-        raise invalid("the body is not valid JSON") from None
-    if not isinstance(body, dict):
-        raise invalid("the body must be a JSON object")
-    return body
-
-
-def text(body: dict[str, Any], name: str, required: bool) -> str | None:
-    value = body.get(name)
-    if value is None:
-        if required:
-            raise invalid(f"{name} is required")
-        return None
-    if not isinstance(value, str) or not value.strip() or len(value) > MAX_TEXT:
-        raise invalid(f"{name} must be a non-blank string of at most {MAX_TEXT} characters")
-    return value.strip()
+        return decode_request(kind, raw)
+    except BodyRefused as exc:
+        raise invalid(str(exc)) from None
 
 
 async def _move(
@@ -132,26 +124,21 @@ async def _move(
 
 async def ack(request: web.Request) -> web.Response:
     await visible_violation(request, request.match_info["violation_id"])
-    note = text(await read_object(request, required=False), "note", required=False)
-    return await _move(request, ACK, "acknowledged", {"note": note} if note else {})
+    body = await read_body(request, AckRequest, required=False)
+    notes = {"note": body.note.strip()} if body.note is not None else {}
+    return await _move(request, ACK, "acknowledged", notes)
 
 
 async def dispute(request: web.Request) -> web.Response:
     await visible_violation(request, request.match_info["violation_id"])
-    reason = text(await read_object(request, required=True), "reason", required=True)
-    assert reason is not None
-    return await _move(request, DISPUTE, "disputed", {"reason": reason})
+    body = await read_body(request, DisputeRequest, required=True)
+    return await _move(request, DISPUTE, "disputed", {"reason": body.reason.strip()})
 
 
 async def decide(request: web.Request) -> web.Response:
     await visible_violation(request, request.match_info["violation_id"])
-    body = await read_object(request, required=True)
-    outcome = body.get("outcome")
-    if outcome not in ("upheld", "dismissed"):
-        raise invalid("outcome must be 'upheld' or 'dismissed'")
-    note = text(body, "note", required=True)
-    assert note is not None
-    return await _move(request, DECIDE, outcome, {"note": note})
+    body = await read_body(request, DecisionRequest, required=True)
+    return await _move(request, DECIDE, body.outcome, {"note": body.note.strip()})
 
 
 async def parcel(request: web.Request) -> web.Response:

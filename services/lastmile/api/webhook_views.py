@@ -5,10 +5,11 @@ from __future__ import annotations
 from aiohttp import web
 
 from lastmile.api.auth import CARRIER_RE
+from lastmile.api.bodies import WebhookRequest
 from lastmile.api.context import ctx, principal
 from lastmile.api.errors import invalid, json_response, malformed, not_found
 from lastmile.api.pagination import is_stream_id, one, parse_limit
-from lastmile.api.views import read_object
+from lastmile.api.views import read_body
 from lastmile.api.webhooks import validate_url
 
 
@@ -20,12 +21,9 @@ def _carrier(request: web.Request) -> str:
 
 async def register(request: web.Request) -> web.Response:
     c = ctx(request)
-    body = await read_object(request, required=True)
-    url = validate_url(body.get("url"), c.config.allow_insecure_webhooks)
-    replay = body.get("replay", False)
-    if not isinstance(replay, bool):
-        raise invalid("replay must be true or false")
-    reg = await c.webhooks.register(_carrier(request), url, replay)
+    body = await read_body(request, WebhookRequest, required=True)
+    url = validate_url(body.url, c.config.allow_insecure_webhooks)
+    reg = await c.webhooks.register(_carrier(request), url, body.replay)
     return json_response(reg, status=201)
 
 

@@ -1,11 +1,17 @@
-"""The external contract v1: network file, scan, complaint and violation messages."""
+"""The external contract v1: network file, scan, complaint and violation messages.
 
-from lastmile.contract.models import (
+``messages`` defines each message once; ``decode`` (the hot-path decoders) and
+``schemas`` (the committed JSON Schemas) are derived from it.
+"""
+
+from lastmile.contract.messages import (
     Complaint,
     Destination,
     Fee,
+    Goods,
     Handover,
     Location,
+    NetworkFile,
     Scan,
     Signoff,
     Violation,
@@ -13,6 +19,7 @@ from lastmile.contract.models import (
 from lastmile.domain.vocabulary import (
     COMPLAINT_CATEGORIES,
     FEE_REASONS,
+    GOODS_CATEGORIES,
     MOVEMENT_TYPES,
     SCAN_TYPES,
     SIGNOFF_METHODS,
@@ -22,6 +29,7 @@ from lastmile.domain.vocabulary import (
 __all__ = [
     "COMPLAINT_CATEGORIES",
     "FEE_REASONS",
+    "GOODS_CATEGORIES",
     "MOVEMENT_TYPES",
     "SCAN_TYPES",
     "SIGNOFF_METHODS",
@@ -29,8 +37,10 @@ __all__ = [
     "Complaint",
     "Destination",
     "Fee",
+    "Goods",
     "Handover",
     "Location",
+    "NetworkFile",
     "Scan",
     "Signoff",
     "Violation",

@@ -162,6 +162,9 @@ def parse_network(doc: Any) -> Network:
             raise NetworkError(f"{where}: a town-tier node needs its 'town' code")
         if tier == "village" and not isinstance(village, str):
             raise NetworkError(f"{where}: a village-tier node needs its 'village' code")
+        for key in ("name", "town", "village"):  # optional, but never of another type
+            if key in raw and not (isinstance(raw[key], str) and (raw[key] or key == "name")):
+                raise NetworkError(f"{where}: field {key!r} must be a non-empty string")
         raw_name = raw.get("name")
         name = raw_name if isinstance(raw_name, str) and raw_name else nid
         nodes[nid] = Node(nid, tier, name, lat, lon, town, village)
