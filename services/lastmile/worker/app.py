@@ -324,9 +324,9 @@ def create_worker(
     async def release_holds() -> None:
         """Publish held findings whose hold is over (runner.release_due: ack, then release).
 
-        Only while no rebalance is under way and with the flow running (Faust resumes it
-        once the tables have recovered), and only if neither changed since the due holds
-        were read: a path read from a store still recovering may be older than its hold.
+        Only while no rebalance is under way, no table is recovering and the flow runs, and
+        only if none of that changed since the due holds were read: a path read from a store
+        still recovering from its changelog may be older than its hold.
         """
         generation = app.consumer_generation_id
 
@@ -335,6 +335,7 @@ def create_worker(
                 w.ready.is_set()
                 and app.flow_control.is_active()
                 and not app.rebalancing
+                and not getattr(app, "in_recovery", False)  # the flow runs during recovery
                 and app.consumer_generation_id == generation
             )
 
