@@ -56,13 +56,10 @@ def test_every_event_sent_twice_and_out_of_order(scenario, traffic, tmp_path):
     assert_exactly_once(scenario, truth(traffic))
 
 
-# Not in `make test`: with this code it still missed one held complaint violation in 1 of 4
-# runs here (and 2 of 4 before the hold compare-and-remove).
-# The cause found so far: a worker taking over a partition can judge a due hold on a path
-# its store has not caught up to yet (a rebalance's restore), and release it. A fix that
-# keeps holds until the stored path is as new as the finding made it fail more often, so it
-# was taken back; see the issue note. `make chaos` runs it.
-@pytest.mark.chaos
+# Workers join and leave while the stream runs: a rebalance each time, a partition moving
+# back to a worker whose local store holds an older copy, a clean and an abrupt leave.
+# It caught, in turn: a hold released on a path read while the new owner's store was still
+# recovering (ADR 0001, "settled partitions"), and intake losses on rebalances (ADR 0005).
 def test_three_workers_with_one_joining_or_leaving_between_parts(scenario, traffic, tmp_path):
     lines = (traffic / "scans.jsonl").read_bytes().splitlines(keepends=True)
     parts = []
