@@ -91,7 +91,7 @@ async def run_once(lines: list[tuple[str, str, bytes]], network, batch: int):  #
         if sent:
             ports.outbox.sent_signoffs = {}  # type: ignore[attr-defined]
             await runner.apply_couriers(
-                step_couriers(sent, ports.couriers.get, network, config, "signoffs", 0)
+                step_couriers(sent, ports.couriers, network, config, "signoffs", 0)
             )
     clock_now[0] += timedelta(days=1)
     await runner.release_due(await ports.holds.due(clock_now[0].timestamp()), "scans.v1")

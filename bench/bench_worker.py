@@ -687,7 +687,11 @@ def main() -> int:
         load_lines = [x for x in sim_next.read_bytes().splitlines() if x.strip()]
         load = [(key_of(x), x) for x in load_lines[: max(0, n_msgs - n_probes)]]
         network = load_network(NETWORK)
-        probes = probe_scans(run, n_probes, network, datetime.now(CST).replace(microsecond=0))
+        # Probes live in the load's own day of event time: dated "now" (as before), they
+        # moved the watermark two years on, and every parcel of the load expired at once.
+        probes = probe_scans(
+            run, n_probes, network, datetime(start.year, start.month, start.day, 6, tzinfo=CST)
+        )
         base = worker.processed(inputs)
         pre = [(p[0].encode(), x) for p in probes for x in p[1]]
         asyncio.run(send_all(bootstrap, scans_topic, pre))

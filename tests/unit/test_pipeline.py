@@ -14,6 +14,7 @@ from datetime import UTC, datetime, timedelta
 import pytest
 
 from builders import APPLE, BIRCH, CEDAR, complaint, inbound_path, scan
+from lastmile.domain.bulk import Signoff
 from lastmile.domain.engine import analyse_parcel, detect_events
 from lastmile.domain.path import ParcelPath
 from lastmile.domain.rules import RuleConfig
@@ -78,7 +79,7 @@ async def stream_through(events, network, batch_size, seed=0):
         await runner.apply(fx)
         sent = p.outbox.sent_signoffs
         p.outbox.sent_signoffs = {}
-        cfx = step_couriers(sent, p.couriers.get, network, RuleConfig(), "signoffs", 0)
+        cfx = step_couriers(sent, p.couriers, network, RuleConfig(), "signoffs", 0)
         await runner.apply_couriers(cfx)
     clock.now += timedelta(seconds=60)
     await runner.release_due(await p.holds.due(clock.now.timestamp()), TOPIC)
@@ -259,12 +260,10 @@ def test_bulk_signoff_across_parcels_in_one_courier_window(network):
         s = Signoff(at.timestamp(), f"S{i}", "K-7", f"B{i}", villages[i % 3], "YTO", at)
         records.append(SignoffRecord(s, "990001101", False, "YTO"))
     stored = MemoryCouriers()
-    fx = step_couriers({"K-7": records[:5]}, stored.get, network, RuleConfig(), "so", 1)
-    stored.put_many(1, fx.states)
+    fx = step_couriers({"K-7": records[:5]}, stored, network, RuleConfig(), "so", 1)
+    stored.put_many(fx)
     assert fx.candidates == []
-    fx = step_couriers(
-        {"K-7": records[5:] + records[3:4]}, stored.get, network, RuleConfig(), "so", 1
-    )
+    fx = step_couriers({"K-7": records[5:] + records[3:4]}, stored, network, RuleConfig(), "so", 1)
     assert sorted(c.finding.parcel_id for c in fx.candidates) == [f"B{i}" for i in range(10)]
     assert {c.source for c in fx.candidates} == {"so:1"}
 
@@ -416,3 +415,62 @@ async def test_a_batch_begun_before_the_previous_finished_folds_on_its_staged_pa
         fut.set_result(None)
     await finishing
     assert parcels.paths["S1"] is second.states[0]["S1"] and parcels.staged == {}
+
+
+class CountingCouriers(MemoryCouriers):
+    """MemoryCouriers that remembers which hours were read; may hold a first-layout value."""
+
+    def __init__(self, legacy: list[SignoffRecord] | None = None) -> None:
+        super().__init__()
+        self.read: list[str] = []
+        self.legacy = legacy or []
+
+    def index(self, courier, partition=0):
+        index, _ = super().index(courier, partition)
+        legacy, self.legacy = self.legacy, []
+        return index, legacy
+
+    def records(self, key, partition=0):
+        self.read.append(key)
+        return super().records(key, partition)
+
+
+def signoff_at(i: int, at: datetime, village: str) -> SignoffRecord:
+    s = Signoff(at.timestamp(), f"S{i}", "K-9", f"B{i}", village, "YTO", at)
+    return SignoffRecord(s, "990001101", False, "YTO")
+
+
+def test_a_couriers_batch_reads_only_the_hours_near_its_signoffs_and_forgets_old_ones(network):
+    """Courier state in hour buckets: a batch costs the same on a courier's first day and
+    on its thirtieth, and hours past the retention period are deleted."""
+    village = "990001101001"
+    stored, config = CountingCouriers(), RuleConfig()
+    day0 = NOW.replace(hour=8, minute=0, second=0, microsecond=0)
+    for d in range(3):  # three days of one sign-off an hour, stored in earlier batches
+        batch = [
+            signoff_at(100 * d + h, day0 + timedelta(days=d, hours=h), village) for h in range(8)
+        ]
+        stored.put_many(step_couriers({"K-9": batch}, stored, network, config, "so", 0))
+    stored.read.clear()
+    late = signoff_at(999, day0 + timedelta(days=1, hours=3, minutes=30), village)
+    fx = step_couriers({"K-9": [late]}, stored, network, config, "so", 0)
+    hour = int(late.signoff.ts // 3600)
+    assert stored.read == [f"K-9@{hour}"], "only the hour around the new sign-off is read"
+    assert list(fx.states) == [f"K-9@{hour}"] and len(fx.states[f"K-9@{hour}"]) == 2
+    stored.put_many(fx)
+    much_later = signoff_at(1000, day0 + timedelta(days=40), village)
+    fx = step_couriers({"K-9": [much_later]}, stored, network, config, "so", 0)
+    assert len(fx.deleted) == 24, "the first three days' hours are past the 30 days"
+    assert fx.indexes["K-9"].hours == (int(much_later.signoff.ts // 3600),)
+
+
+def test_a_courier_stored_in_the_first_layout_is_split_into_hours_once(network):
+    village = "990001101001"
+    at = NOW.replace(minute=0, second=0, microsecond=0)
+    old = [signoff_at(i, at + timedelta(minutes=20 * i), village) for i in range(6)]
+    stored = CountingCouriers(legacy=old)
+    new = [signoff_at(7, at + timedelta(hours=5), village)]
+    fx = step_couriers({"K-9": new}, stored, network, RuleConfig(), "so", 0)
+    assert sum(len(v) for v in fx.states.values()) == 7, "all of the old value, and the new one"
+    assert set(fx.indexes["K-9"].hours) == {int(r.signoff.ts // 3600) for r in [*old, *new]}
+    assert fx.candidates == []

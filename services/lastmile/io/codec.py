@@ -16,6 +16,7 @@ import orjson
 from lastmile.domain.bulk import Signoff
 from lastmile.domain.events import ComplaintEvent, ScanEvent
 from lastmile.domain.path import ParcelPath
+from lastmile.pipeline.couriers import CourierIndex
 from lastmile.pipeline.records import SignoffRecord
 
 _PATH_V1 = "p1"
@@ -90,6 +91,22 @@ def _record_from_row(row: list[Any]) -> SignoffRecord:
 def encode_signoffs(records: Iterable[SignoffRecord]) -> bytes:
     """A message (or a courier table value): sign-off records."""
     return orjson.dumps([_SIGNOFFS_V2, [_record_row(r) for r in records]])
+
+
+_COURIER_INDEX_V1 = "c1"
+
+
+def encode_courier_index(index: CourierIndex) -> bytes:
+    """A courier's own key in the couriers table: its stored hours and newest sign-off."""
+    return orjson.dumps([_COURIER_INDEX_V1, list(index.hours), index.newest])
+
+
+def decode_courier_value(data: bytes) -> tuple[CourierIndex, list[SignoffRecord]]:
+    """A courier's own key: its index, or (the first layout) all its sign-offs in one value."""
+    obj = orjson.loads(data)
+    if obj and obj[0] == _COURIER_INDEX_V1:
+        return CourierIndex(tuple(obj[1]), obj[2]), []
+    return CourierIndex(), decode_signoffs(data)
 
 
 def decode_signoffs(data: bytes) -> list[SignoffRecord]:

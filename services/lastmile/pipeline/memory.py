@@ -12,6 +12,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from lastmile.domain.path import ParcelPath
+from lastmile.pipeline.couriers import CourierEffects, CourierIndex
 from lastmile.pipeline.effects import MetricDeltas, ReadModelWrites
 from lastmile.pipeline.ports import unstage
 from lastmile.pipeline.records import DeadLetter, DueHold, HoldKey, SignoffRecord
@@ -118,13 +119,20 @@ class MemoryParcels:
 
 @dataclass
 class MemoryCouriers:
-    records: dict[str, list[SignoffRecord]] = field(default_factory=dict)
+    hours: dict[str, list[SignoffRecord]] = field(default_factory=dict)  # hour key → records
+    indexes: dict[str, CourierIndex] = field(default_factory=dict)
 
-    def get(self, courier_id: str, partition: int = 0) -> list[SignoffRecord] | None:
-        return self.records.get(courier_id)
+    def index(self, courier: str, partition: int = 0) -> tuple[CourierIndex, list[SignoffRecord]]:
+        return self.indexes.get(courier, CourierIndex()), []
 
-    def put_many(self, partition: int, records: Mapping[str, list[SignoffRecord]]) -> None:
-        self.records.update(records)
+    def records(self, key: str, partition: int = 0) -> list[SignoffRecord] | None:
+        return self.hours.get(key)
+
+    def put_many(self, fx: CourierEffects) -> None:
+        self.hours.update(fx.states)
+        self.indexes.update(fx.indexes)
+        for key in fx.deleted:
+            self.hours.pop(key, None)
 
     async def flush(self) -> None:
         return None

@@ -10,6 +10,7 @@ from collections.abc import Awaitable, Iterable, Mapping
 from typing import Any, Protocol
 
 from lastmile.domain.path import ParcelPath
+from lastmile.pipeline.couriers import CourierEffects, CourierReader
 from lastmile.pipeline.effects import MetricDeltas, ReadModelWrites
 from lastmile.pipeline.records import DeadLetter, DueHold, HoldKey, SignoffRecord
 
@@ -91,10 +92,12 @@ def unstage(staged: dict[str, ParcelPath], stored: Mapping[str, ParcelPath]) -> 
             del staged[pid]
 
 
-class CourierStore(Protocol):
-    def get(self, courier_id: str, partition: int) -> list[SignoffRecord] | None: ...
+class CourierStore(CourierReader, Protocol):
+    """Couriers' sign-offs in hour buckets with an index per courier (pipeline.couriers)."""
 
-    def put_many(self, partition: int, records: Mapping[str, list[SignoffRecord]]) -> None: ...
+    def put_many(self, fx: CourierEffects) -> None:
+        """Store the changed hours and indexes; delete the hours past the retention."""
+        ...
 
     async def flush(self) -> None: ...
 

@@ -142,7 +142,7 @@ class Runner:
 
     async def apply_couriers(self, fx: CourierEffects) -> None:
         await asyncio.gather(*(ack for _, ack in await self._publish(fx.candidates)))
-        self.ports.couriers.put_many(fx.partition, fx.states)
+        self.ports.couriers.put_many(fx)
         await self.ports.couriers.flush()
 
     async def release_due(

@@ -233,8 +233,7 @@ def create_worker(
                 decode_signoffs(m.value)
             )
         for partition, incoming in by_partition.items():
-            ports_get = ports.couriers.get
-            fx = step_couriers(incoming, ports_get, network, config, names.signoffs, partition)
+            fx = step_couriers(incoming, ports.couriers, network, config, names.signoffs, partition)
             await runner.apply_couriers(fx)
         return nothing_left
 

@@ -20,7 +20,15 @@ from typing import Any, Generic, TypeVar
 from faust.streams import _current_event  # partition context for table writes (ADR 0003)
 
 from lastmile.domain.path import ParcelPath
-from lastmile.io.codec import decode_path, decode_signoffs, encode_path, encode_signoffs
+from lastmile.io.codec import (
+    decode_courier_value,
+    decode_path,
+    decode_signoffs,
+    encode_courier_index,
+    encode_path,
+    encode_signoffs,
+)
+from lastmile.pipeline.couriers import CourierEffects, CourierIndex
 from lastmile.pipeline.ports import unstage
 from lastmile.pipeline.records import SignoffRecord
 
@@ -200,21 +208,31 @@ class TableParcels:
 
 
 class TableCouriers:
-    """A courier's recent sign-offs in the ``couriers`` table."""
+    """Couriers' sign-offs in the ``couriers`` table: hour buckets and an index per courier
+    (pipeline/couriers.py); a courier stored in the first layout is read once and split."""
 
     def __init__(self, table: Any, source_topic: str) -> None:
         self.table = table
         self.source_topic = source_topic
         self.writer = ChangelogWriter(table, source_topic)
 
-    def get(self, courier_id: str, partition: int) -> list[SignoffRecord] | None:
+    def index(self, courier: str, partition: int) -> tuple[CourierIndex, list[SignoffRecord]]:
         _context.enter(self.source_topic, partition)
-        data = self.table.get(courier_id)
+        data = self.table.get(courier)
+        return (CourierIndex(), []) if data is None else decode_courier_value(data)
+
+    def records(self, key: str, partition: int) -> list[SignoffRecord] | None:
+        _context.enter(self.source_topic, partition)
+        data = self.table.get(key)
         return None if data is None else decode_signoffs(data)
 
-    def put_many(self, partition: int, records: Mapping[str, list[SignoffRecord]]) -> None:
-        for courier, recs in records.items():
-            self.writer.set(partition, courier, encode_signoffs(recs))
+    def put_many(self, fx: CourierEffects) -> None:
+        for key, recs in fx.states.items():
+            self.writer.set(fx.partition, key, encode_signoffs(recs))
+        for courier, index in fx.indexes.items():
+            self.writer.set(fx.partition, courier, encode_courier_index(index))
+        for key in fx.deleted:
+            self.writer.delete(fx.partition, key)
 
     async def flush(self) -> None:
         await self.writer.flush()
