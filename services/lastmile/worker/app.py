@@ -32,6 +32,7 @@ from prometheus_client import generate_latest
 from lastmile.domain.network import Network
 from lastmile.domain.rules import RuleConfig
 from lastmile.io.codec import decode_signoffs
+from lastmile.io.kafka_access import changelog_topic_configs, faust_app_kwargs, kafka_access
 from lastmile.io.redis_client import connect
 from lastmile.metrics import Metrics
 from lastmile.pipeline.couriers import step_couriers
@@ -85,14 +86,13 @@ class Worker:
 def make_app(settings: Settings) -> faust.App:
     return faust.App(
         settings.app_id,
-        broker=f"kafka://{settings.kafka_bootstrap}",
+        **faust_app_kwargs(settings),  # broker, credentials, replication (io/kafka_access.py)
         store=settings.store,
         datadir=settings.data_dir,
         web_host=settings.web_host,
         web_port=settings.web_port,
         web_in_thread=False,
         topic_partitions=settings.partitions,
-        topic_replication_factor=1,
         topic_allow_declare=True,
         key_serializer="raw",
         value_serializer="raw",
@@ -134,7 +134,7 @@ def create_worker(
         return await until_ok(operation, call, health)
 
     violation_log = ViolationLog(
-        settings.kafka_bootstrap,
+        kafka_access(settings),
         names.violations,
         lambda items: retry("project_violations", partial(writer.violations, items)),
     )
@@ -160,6 +160,7 @@ def create_worker(
         "partitions": settings.partitions,
         "key_type": str,
         "value_type": bytes,
+        "extra_topic_configs": changelog_topic_configs(settings),
     }
     parcels = TableParcels(app.Table("parcels", **table_args), names.scans, settings.state_cache)
     ports = Ports(
