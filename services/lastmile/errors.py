@@ -35,9 +35,15 @@ def describe(exc: BaseException) -> tuple[str, str, int]:
             RUNTIME,
         )
     from lastmile.io.kafka_access import KafkaRefused
+    from lastmile.io.redis_client import RedisRefused
+    from lastmile.io.secret_files import SecretFileError
 
+    if isinstance(exc, SecretFileError):
+        return str(exc), "fix the LASTMILE_* variable it names", USAGE
     if isinstance(exc, KafkaRefused):
         return str(exc), "see docs/configuration.md (Kafka security)", RUNTIME
+    if isinstance(exc, RedisRefused):
+        return str(exc), "see docs/redis.md", RUNTIME
     if type(exc).__module__.startswith(("aiokafka", "kafka")):
         if "Authorization" in type(exc).__name__:
             return (

@@ -12,6 +12,7 @@ from __future__ import annotations
 import socket
 from pathlib import Path
 from typing import Annotated, Literal
+from urllib.parse import urlsplit
 
 from pydantic import BaseModel, Field, ValidationError, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
@@ -92,8 +93,8 @@ class Settings(BaseSettings):
         return self
 
     @model_validator(mode="after")
-    def _kafka_security_is_complete(self) -> Settings:
-        for problem in kafka_security_problems(self):
+    def _security_is_consistent(self) -> Settings:
+        for problem in security_problems(self):
             raise ValueError(problem)
         return self
 
@@ -102,8 +103,9 @@ class Settings(BaseSettings):
         return f"{self.topic_prefix}{name}"
 
 
-def kafka_security_problems(s: Settings) -> list[str]:
-    """What makes the Kafka security settings unusable together (each names its variable)."""
+def security_problems(s: Settings) -> list[str]:
+    """What makes the Kafka and Redis security settings unusable together (each names its
+    variables)."""
     p = ENV_PREFIX
     sasl = s.kafka_sasl_username or s.kafka_sasl_password or s.kafka_sasl_password_file
     tls = s.kafka_ssl_cafile or s.kafka_ssl_certfile or s.kafka_ssl_keyfile
@@ -128,6 +130,8 @@ def kafka_security_problems(s: Settings) -> list[str]:
         out.append(f"{p}KAFKA_SSL_CERTFILE and {p}KAFKA_SSL_KEYFILE: give both or neither")
     if bool(s.redis_ssl_certfile) != bool(s.redis_ssl_keyfile):
         out.append(f"{p}REDIS_SSL_CERTFILE and {p}REDIS_SSL_KEYFILE: give both or neither")
+    if s.redis_password_file and urlsplit(s.redis_url).password is not None:
+        out.append(f"{p}REDIS_PASSWORD_FILE is set and {p}REDIS_URL holds a password too: keep one")
     redis_tls = s.redis_ssl_cafile or s.redis_ssl_certfile
     if redis_tls and not s.redis_url.startswith("rediss://"):
         out.append(f"{p}REDIS_SSL_* is set but {p}REDIS_URL is not rediss:// (TLS)")

@@ -8,6 +8,7 @@ import logging
 from lastmile.io.files import load_network, load_rule_config
 from lastmile.io.kafka_access import check_access, kafka_access
 from lastmile.io.kafka_topics import cluster_durability
+from lastmile.io.redis_client import check_redis_access, redis_options
 from lastmile.runtime import tune_collector
 from lastmile.settings import Settings
 
@@ -25,6 +26,7 @@ def run_worker(settings: Settings, loglevel: str = "info") -> None:
     log = logging.getLogger("lastmile.worker")
     access = kafka_access(settings)
     asyncio.run(check_access(access))  # bad credentials fail here, with what is wrong
+    asyncio.run(check_redis_access(settings.redis_url, redis_options(settings)))
     durability, warnings = asyncio.run(cluster_durability(access, settings))
     for warning in warnings:
         log.warning("%s", warning)

@@ -15,14 +15,12 @@ from __future__ import annotations
 import asyncio
 import ssl
 from dataclasses import dataclass, field
-from pathlib import Path
 from typing import Any
 
+from lastmile.io.secret_files import SecretFileError, read_secret, readable
 from lastmile.settings import ENV_PREFIX, Settings
 
-
-class KafkaAccessError(ValueError):
-    """A credentials or certificate file that cannot be used; the message names its variable."""
+KafkaAccessError = SecretFileError  # a credentials or certificate file that cannot be used
 
 
 @dataclass(frozen=True)
@@ -80,25 +78,13 @@ class KafkaAccess:
         return ";".join(f"kafka://{h.strip()}" for h in self.bootstrap.split(",") if h.strip())
 
 
-def _readable(variable: str, path: str) -> str:
-    if not Path(path).is_file():
-        raise KafkaAccessError(f"{ENV_PREFIX}{variable}: no such file: {path}")
-    try:
-        Path(path).read_bytes()
-    except OSError as exc:
-        raise KafkaAccessError(
-            f"{ENV_PREFIX}{variable}: cannot read {path}: {exc.strerror}"
-        ) from None
-    return path
-
-
 def ssl_context(cafile: str, certfile: str, keyfile: str, prefix: str) -> ssl.SSLContext:
     """A client TLS context verifying the server (CA file or the system's CAs) and, with a
     certificate and key, presenting them. `prefix` names the variables in errors."""
     try:
         ctx = ssl.create_default_context(
             purpose=ssl.Purpose.SERVER_AUTH,
-            cafile=_readable(f"{prefix}_CAFILE", cafile) if cafile else None,
+            cafile=readable(f"{prefix}_CAFILE", cafile) if cafile else None,
         )
     except ssl.SSLError as exc:
         raise KafkaAccessError(
@@ -107,21 +93,13 @@ def ssl_context(cafile: str, certfile: str, keyfile: str, prefix: str) -> ssl.SS
     if certfile:
         try:
             ctx.load_cert_chain(
-                _readable(f"{prefix}_CERTFILE", certfile), _readable(f"{prefix}_KEYFILE", keyfile)
+                readable(f"{prefix}_CERTFILE", certfile), readable(f"{prefix}_KEYFILE", keyfile)
             )
         except ssl.SSLError as exc:
             raise KafkaAccessError(
                 f"{ENV_PREFIX}{prefix}_CERTFILE / _KEYFILE: not a matching PEM pair ({exc})"
             ) from None
     return ctx
-
-
-def read_secret(variable: str, path: str) -> str:
-    """A password kept in a file (one line; a trailing newline is not part of it)."""
-    text = Path(_readable(variable, path)).read_text(encoding="utf-8").rstrip("\r\n")
-    if not text:
-        raise KafkaAccessError(f"{ENV_PREFIX}{variable}: {path} is empty")
-    return text
 
 
 def kafka_access(settings: Settings) -> KafkaAccess:

@@ -27,6 +27,8 @@ from lastmile.settings import ENV_PREFIX, Settings
 
 log = logging.getLogger(__name__)
 
+# violations.v1 (and each carrier's copy) is the record of what was published: keep it long
+VIOLATIONS_RETENTION = {"retention.ms": str(400 * 86400 * 1000)}
 PRODUCTION_REPLICATION_FACTOR = 3
 PRODUCTION_MIN_INSYNC_REPLICAS = 2
 

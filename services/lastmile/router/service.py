@@ -29,11 +29,15 @@ from aiokafka.structs import ConsumerRecord
 from prometheus_client import generate_latest
 
 from lastmile.io.kafka_access import KafkaAccess
-from lastmile.io.kafka_topics import Durability, create_missing_topics, started_admin
+from lastmile.io.kafka_topics import (
+    VIOLATIONS_RETENTION,
+    Durability,
+    create_missing_topics,
+    started_admin,
+)
 from lastmile.metrics import RouterMetrics
 from lastmile.router.feeds import DLQ, ROUTER_GROUP_SUFFIX, SOURCE, Route, route
 from lastmile.settings import Settings
-from lastmile.worker.topics import VIOLATIONS_RETENTION
 
 log = logging.getLogger("lastmile.router")
 

@@ -33,7 +33,7 @@ from lastmile.domain.network import Network
 from lastmile.domain.rules import RuleConfig
 from lastmile.io.codec import decode_signoffs
 from lastmile.io.kafka_access import changelog_topic_configs, faust_app_kwargs, kafka_access
-from lastmile.io.redis_client import connect
+from lastmile.io.redis_client import connect, redis_options
 from lastmile.metrics import Metrics
 from lastmile.pipeline.couriers import step_couriers
 from lastmile.pipeline.effects import Effects
@@ -124,6 +124,7 @@ def create_worker(
         max_connections=settings.redis_max_connections,
         timeout_s=settings.redis_timeout_s,
         decode_responses=False,
+        options=redis_options(settings),  # password file, TLS files (io/redis_client.py)
     )
     keys = Keys(settings.redis_prefix)
     writer = ReadModelWriter(redis, keys, config.retention_days)

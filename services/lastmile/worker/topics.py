@@ -6,7 +6,7 @@ import logging
 from dataclasses import dataclass
 
 from lastmile.io.kafka_access import KafkaAccess
-from lastmile.io.kafka_topics import Durability, create_missing_topics
+from lastmile.io.kafka_topics import VIOLATIONS_RETENTION, Durability, create_missing_topics
 from lastmile.settings import Settings
 
 log = logging.getLogger(__name__)
@@ -40,7 +40,6 @@ class TopicNames:
 
 
 # violations.v1 is the record of what was published (the gate reads it back): keep it long.
-VIOLATIONS_RETENTION = {"retention.ms": str(400 * 86400 * 1000)}
 TOPIC_CONFIGS = {"violations.v1": VIOLATIONS_RETENTION}
 
 
