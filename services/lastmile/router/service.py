@@ -52,12 +52,12 @@ class FeedTopicMissing(RuntimeError):
 class Router:
     def __init__(
         self,
-        kafka: KafkaAccess,
+        kafka: KafkaAccess | str,
         settings: Settings,
         durability: Durability,
         metrics: RouterMetrics | None = None,
     ) -> None:
-        self.kafka = kafka
+        self.kafka = KafkaAccess.of(kafka)
         self.settings = settings
         self.durability = durability
         self.metrics = metrics or RouterMetrics.create()
