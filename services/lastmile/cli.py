@@ -261,12 +261,14 @@ def publish(
 
 # sub-commands that live beside their adapters
 from lastmile.api.cli import register as register_api  # noqa: E402
+from lastmile.commands.backup import register as register_backup  # noqa: E402
 from lastmile.review.cli import register as register_review  # noqa: E402
 from lastmile.router.cli import register as register_router  # noqa: E402
 
 register_review(app)
 register_api(app)
 register_router(app)
+register_backup(app)
 
 
 def main() -> None:
