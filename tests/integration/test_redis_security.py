@@ -90,7 +90,7 @@ tls-auth-clients no
 dir {d}
 appendonly yes
 user default off
-user lastmile on >{password} ~{PREFIX}:* ~{{{PREFIX}:* +@all -@dangerous +info
+user lastmile on >{password} ~{PREFIX}:* ~{{{PREFIX}:* +@all -@dangerous
 """
     )
     proc = subprocess.Popen(
