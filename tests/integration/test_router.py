@@ -98,15 +98,7 @@ async def test_router_copies_each_record_to_its_carrier_and_dead_letters_bad_key
     assert page("lastmile_router_topics_created_total") == 3
 
     # the carrier topic has violations.v1's retention and an explicit min.insync.replicas
-    admin = AIOKafkaAdminClient(bootstrap_servers=kafka_bootstrap)
-    await admin.start()
-    try:
-        (described,) = await admin.describe_configs(
-            [ConfigResource(ConfigResourceType.TOPIC, f"{source}.ZTO")]
-        )
-    finally:
-        await admin.close()
-    configs = {c[0]: c[1] for c in described.resources[0][4]}
+    configs = await topic_config(kafka_bootstrap, f"{source}.ZTO")
     assert configs["retention.ms"] == str(400 * 86400 * 1000)
     assert configs["min.insync.replicas"] == "1"
 
@@ -142,3 +134,35 @@ async def test_a_missing_topic_stops_the_router_when_it_may_not_create_it(kafka_
         return await count(kafka_bootstrap, f"{source}.YTO") == 1
 
     await route_until(Router(kafka_bootstrap, settings, Durability()), copied)
+
+
+async def topic_config(kafka: str, topic: str) -> dict[str, str]:
+    admin = AIOKafkaAdminClient(bootstrap_servers=kafka)
+    await admin.start()
+    try:
+        (described,) = await admin.describe_configs(
+            [ConfigResource(ConfigResourceType.TOPIC, topic)]
+        )
+    finally:
+        await admin.close()
+    return {c[0]: c[1] for c in described.resources[0][4]}
+
+
+async def test_a_router_started_before_any_worker_makes_violations_v1_as_the_worker_would(
+    kafka_bootstrap,
+):
+    name = f"r{uuid.uuid4().hex[:10]}"
+    settings = settings_for(kafka_bootstrap, name)
+    source = settings.topic("violations.v1")
+    router = Router(kafka_bootstrap, settings, Durability())
+
+    async def subscribed() -> bool:
+        return router.ready.is_set()
+
+    await route_until(router, subscribed)
+    # not the broker's auto-created default (24 h here): the 400 days of violations.v1
+    assert (await topic_config(kafka_bootstrap, source))["retention.ms"] == str(400 * 86400000)
+
+    refusing = settings_for(kafka_bootstrap, f"{name}x", router_create_topics=False)
+    with pytest.raises(FeedTopicMissing, match=r"violations\.v1 does not exist"):
+        await route_until(Router(kafka_bootstrap, refusing, Durability()), subscribed)

@@ -74,6 +74,9 @@ class Router:
             self.known_topics = set(await admin.list_topics())
         finally:
             await admin.close()
+        # Subscribing to a missing topic would let a broker that auto-creates topics make it
+        # with its defaults (a short retention): make it as the worker does, or refuse.
+        await self._ensure_topics({self.source})
         kwargs = self.kafka.client_kwargs()
         consumer = AIOKafkaConsumer(
             self.source,
@@ -151,8 +154,9 @@ class Router:
             if still:
                 raise FeedTopicMissing(
                     f"topic {', '.join(still)} does not exist and LASTMILE_ROUTER_CREATE_TOPICS "
-                    "is false: create it (and its carrier's ACLs: lastmile carrier-acls), then "
-                    "restart the router; nothing was committed past it"
+                    "is false: create it (a carrier's topic with its ACLs: lastmile "
+                    "carrier-acls; violations.v1 by starting a worker), then restart the "
+                    "router; nothing was committed past it"
                 )
             return
         created = await create_missing_topics(
