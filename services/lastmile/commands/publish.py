@@ -67,8 +67,8 @@ async def publish(
         max_batch_size=256 * 1024,
         enable_idempotence=True,
     )
-    await producer.start()
     try:
+        await producer.start()
         out = {}
         if scans:
             out[f"{prefix}scans.v1"] = await publish_file(
