@@ -18,6 +18,9 @@
 # LASTMILE_KAFKA_SCRAM_USERS (default "lastmile") are created when the storage is formatted,
 # their passwords in $RUN_DIR/kafka/secrets/<user>.password. Super users: the broker itself
 # (User:ANONYMOUS on its loopback PLAINTEXT and controller listeners) and User:lastmile.
+# With it, LASTMILE_KAFKA_SSL_PORT=M adds a mutual-TLS listener on 127.0.0.1:M (client
+# certificates required; the principal is the certificate's CN, so a client certificate
+# tls/lastmile.pem + lastmile.key, CN=lastmile, is User:lastmile).
 set -euo pipefail
 
 HERE="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
@@ -50,6 +53,7 @@ for s in "${SERVICES[@]}"; do
   [[ $s =~ ^(kafka|redis|prometheus)$ ]] || { echo "[stack] LASTMILE_STACK_SERVICES: unknown service '$s'" >&2; exit 2; }
 done
 SASL_PORT="${LASTMILE_KAFKA_SASL_PORT:-}"
+SSL_PORT="${LASTMILE_KAFKA_SSL_PORT:-}"
 SCRAM_USERS="${LASTMILE_KAFKA_SCRAM_USERS:-lastmile}"
 KAFKA_TLS="$KAFKA_CONF_DIR/tls"
 KAFKA_SECRETS="$KAFKA_CONF_DIR/secrets"
@@ -84,6 +88,7 @@ healthy() {
     kafka)
       port_open "$KAFKA_PORT" || return 1
       [[ -z $SASL_PORT ]] || port_open "$SASL_PORT" || return 1
+      [[ -z $SSL_PORT ]] || port_open "$SSL_PORT" || return 1
       # a real Metadata + ApiVersions round trip through the Kafka admin client
       timeout 60 java -Xmx128m "$TOOLS_LOG4J2" \
         -cp "$KAFKA_LIBS/*" org.apache.kafka.tools.BrokerApiVersionsCommand \
@@ -129,7 +134,13 @@ make_kafka_tls() {
       -days 825 -extfile broker.ext 2>/dev/null
     openssl pkcs12 -export -in broker.pem -inkey broker.key -certfile ca.pem -name broker \
       -out broker.p12 -passout "pass:$(cat keystore.password)"
-    rm -f broker.csr broker.ext ca.srl
+    # a client certificate for mutual TLS as User:lastmile (LASTMILE_KAFKA_SSL_PORT)
+    openssl req -newkey rsa:2048 -nodes -keyout lastmile.key -out lastmile.csr -subj "/CN=lastmile" 2>/dev/null
+    printf 'extendedKeyUsage=clientAuth\n' >client.ext
+    openssl x509 -req -in lastmile.csr -CA ca.pem -CAkey ca.key -CAcreateserial -out lastmile.pem \
+      -days 825 -extfile client.ext 2>/dev/null
+    chmod 600 ./*.key
+    rm -f broker.csr broker.ext lastmile.csr client.ext ca.srl
   ) || die "making the broker's TLS certificates with openssl failed"
   say "kafka: TLS certificates in $KAFKA_TLS (CA: ca.pem)"
 }
@@ -146,12 +157,14 @@ make_scram_secrets() {
 # the secured listener and the authorizer, appended to the rendered server.properties
 # (a later key wins in a Java properties file)
 secure_kafka_properties() {
+  local listeners="PLAINTEXT://127.0.0.1:$KAFKA_PORT,SASL_SSL://127.0.0.1:$SASL_PORT"
+  [[ -z $SSL_PORT ]] || listeners+=",SSL://127.0.0.1:$SSL_PORT"
   cat <<PROPS
 
 # ---- secured mode (LASTMILE_KAFKA_SASL_PORT), written by deploy/local/stack.sh
-listeners=PLAINTEXT://127.0.0.1:$KAFKA_PORT,CONTROLLER://127.0.0.1:$CONTROLLER_PORT,SASL_SSL://127.0.0.1:$SASL_PORT
-advertised.listeners=PLAINTEXT://127.0.0.1:$KAFKA_PORT,SASL_SSL://127.0.0.1:$SASL_PORT
-listener.security.protocol.map=CONTROLLER:PLAINTEXT,PLAINTEXT:PLAINTEXT,SASL_SSL:SASL_SSL
+listeners=$listeners,CONTROLLER://127.0.0.1:$CONTROLLER_PORT
+advertised.listeners=$listeners
+listener.security.protocol.map=CONTROLLER:PLAINTEXT,PLAINTEXT:PLAINTEXT,SASL_SSL:SASL_SSL,SSL:SSL
 sasl.enabled.mechanisms=SCRAM-SHA-512
 listener.name.sasl_ssl.scram-sha-512.sasl.jaas.config=org.apache.kafka.common.security.scram.ScramLoginModule required;
 listener.name.sasl_ssl.ssl.keystore.type=PKCS12
@@ -161,6 +174,17 @@ authorizer.class.name=org.apache.kafka.metadata.authorizer.StandardAuthorizer
 allow.everyone.if.no.acl.found=false
 # the broker's own principal on its loopback PLAINTEXT/controller listeners, and the service
 super.users=User:ANONYMOUS;User:lastmile
+PROPS
+  [[ -n $SSL_PORT ]] || return 0
+  cat <<PROPS
+# mutual TLS: a client certificate is required; its CN is the principal (CN=lastmile → User:lastmile)
+listener.name.ssl.ssl.client.auth=required
+listener.name.ssl.ssl.keystore.type=PKCS12
+listener.name.ssl.ssl.keystore.location=$KAFKA_TLS/broker.p12
+listener.name.ssl.ssl.keystore.password=$(cat "$KAFKA_TLS/keystore.password")
+listener.name.ssl.ssl.truststore.type=PEM
+listener.name.ssl.ssl.truststore.location=$KAFKA_TLS/ca.pem
+ssl.principal.mapping.rules=RULE:^CN=([^,]+)\$/\$1/,DEFAULT
 PROPS
 }
 
@@ -264,6 +288,9 @@ cmd_up() {
   if [[ " ${to_start[*]-} " == *" kafka "* ]] && port_open "$CONTROLLER_PORT"; then
     die "port 127.0.0.1:$CONTROLLER_PORT (Kafka controller) is already taken. Stop that process, or set LASTMILE_KAFKA_CONTROLLER_PORT."
   fi
+  if [[ " ${to_start[*]-} " == *" kafka "* && -n $SSL_PORT ]] && port_open "$SSL_PORT"; then
+    die "port 127.0.0.1:$SSL_PORT (Kafka SSL) is already taken. Stop that process, or set LASTMILE_KAFKA_SSL_PORT."
+  fi
   if [[ " ${to_start[*]-} " == *" kafka "* && -n $SASL_PORT ]] && port_open "$SASL_PORT"; then
     die "port 127.0.0.1:$SASL_PORT (Kafka SASL_SSL) is already taken. Stop that process, or set LASTMILE_KAFKA_SASL_PORT."
   fi
@@ -303,7 +330,7 @@ cmd_up() {
     fi
     sleep 1
   done
-  say "up: ${SERVICES[*]} (kafka 127.0.0.1:$KAFKA_PORT${SASL_PORT:+, SASL_SSL 127.0.0.1:$SASL_PORT}  redis 127.0.0.1:$REDIS_PORT  prometheus http://127.0.0.1:$PROM_PORT; logs: $LOGS)"
+  say "up: ${SERVICES[*]} (kafka 127.0.0.1:$KAFKA_PORT${SASL_PORT:+, SASL_SSL 127.0.0.1:$SASL_PORT}${SSL_PORT:+, SSL 127.0.0.1:$SSL_PORT}  redis 127.0.0.1:$REDIS_PORT  prometheus http://127.0.0.1:$PROM_PORT; logs: $LOGS)"
 }
 
 stop_one() {

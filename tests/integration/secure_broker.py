@@ -26,6 +26,7 @@ class SecureBroker:
     plain_port: int
     controller_port: int
     sasl_port: int
+    ssl_port: int
 
     @property
     def bootstrap(self) -> str:
@@ -34,6 +35,19 @@ class SecureBroker:
     @property
     def cafile(self) -> Path:
         return self.run_dir / "kafka" / "tls" / "ca.pem"
+
+    def mtls_env(self, with_certificate: bool = True) -> dict[str, str]:
+        """LASTMILE_* variables for the mutual-TLS listener as CN=lastmile (User:lastmile)."""
+        tls = self.run_dir / "kafka" / "tls"
+        env = {
+            "LASTMILE_KAFKA_BOOTSTRAP": f"127.0.0.1:{self.ssl_port}",
+            "LASTMILE_KAFKA_SECURITY_PROTOCOL": "SSL",
+            "LASTMILE_KAFKA_SSL_CAFILE": str(self.cafile),
+        }
+        if with_certificate:
+            env["LASTMILE_KAFKA_SSL_CERTFILE"] = str(tls / "lastmile.pem")
+            env["LASTMILE_KAFKA_SSL_KEYFILE"] = str(tls / "lastmile.key")
+        return env
 
     @property
     def admin_properties(self) -> Path:
@@ -72,6 +86,7 @@ class SecureBroker:
             LASTMILE_KAFKA_PORT=str(self.plain_port),
             LASTMILE_KAFKA_CONTROLLER_PORT=str(self.controller_port),
             LASTMILE_KAFKA_SASL_PORT=str(self.sasl_port),
+            LASTMILE_KAFKA_SSL_PORT=str(self.ssl_port),
             LASTMILE_KAFKA_SCRAM_USERS=" ".join(("lastmile", *CARRIER_USERS)),
             LASTMILE_KAFKA_HEAP="-Xms128m -Xmx512m",
         )
@@ -102,7 +117,7 @@ class SecureBroker:
 
 
 def start_secure_broker(run_dir: Path) -> SecureBroker:
-    broker = SecureBroker(run_dir, free_port(), free_port(), free_port())
+    broker = SecureBroker(run_dir, free_port(), free_port(), free_port(), free_port())
     up = broker.stack("up")
     if up.returncode != 0:
         broker.stack("clean")

@@ -207,5 +207,19 @@ def test_bad_credentials_or_an_untrusted_certificate_fail_clearly(broker, traffi
         (("publish", *scans), bad_password, "refused the credentials of User:lastmile"),
         (("router",), no_ca, "is not trusted"),
         (("worker",), broker.env(LASTMILE_KAFKA_SASL_USERNAME=""), "KAFKA_SASL_USERNAME"),
+        (("publish", *scans), broker.mtls_env(False), "wants a client certificate it trusts"),
     ]
     assert_each_fails_clearly(cases)
+
+
+def test_mutual_tls_the_client_certificate_is_the_principal(broker, tmp_path):
+    """SSL with a client certificate (CN=lastmile → User:lastmile, a super user): publish
+    and read back; the same records are visible through SASL_SSL as User:lastmile."""
+    topic_prefix = f"m{os.getpid()}{int(time.time())}."
+    lines = tmp_path / "scans.jsonl"
+    lines.write_bytes(b'{"parcel_id":"P1","x":1}\n{"parcel_id":"P2","x":2}\n')
+    env = {**broker.mtls_env(), "LASTMILE_TOPIC_PREFIX": topic_prefix}
+    done = lastmile_cli("publish", "--scans", str(lines), env=env)
+    assert done.returncode == 0, done.stdout + done.stderr
+    got = asyncio.run(read_topic(broker.access("lastmile"), f"{topic_prefix}scans.v1"))
+    assert sorted(r.value for r in got) == lines.read_bytes().splitlines()

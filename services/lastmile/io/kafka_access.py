@@ -139,7 +139,7 @@ async def check_access(kafka: KafkaAccess | str, timeout_s: float = 15.0) -> Non
     cause and raise only "Unable to bootstrap"). A server that is merely unreachable passes:
     the clients' own retries deal with that."""
     from aiokafka.conn import create_conn
-    from aiokafka.errors import KafkaError, SaslAuthenticationFailed
+    from aiokafka.errors import KafkaConnectionError, KafkaError, SaslAuthenticationFailed
 
     access = KafkaAccess.of(kafka)
     if access.security_protocol == "PLAINTEXT":
@@ -167,6 +167,16 @@ async def check_access(kafka: KafkaAccess | str, timeout_s: float = 15.0) -> Non
             f"TLS with Kafka at {access.bootstrap} failed: {exc}; is that a "
             f"{access.security_protocol} listener? check LASTMILE_KAFKA_SECURITY_PROTOCOL"
         ) from None
+    except KafkaConnectionError as exc:
+        # TLS 1.3: a broker that refuses the client certificate (or wants one) says so only
+        # by closing the connection at the first request (the connection's ApiVersions)
+        if access.security_protocol == "SSL" and "closed" in str(exc):
+            raise KafkaRefused(
+                f"Kafka at {access.bootstrap} closed the TLS connection at the first request: "
+                "it wants a client certificate it trusts (LASTMILE_KAFKA_SSL_CERTFILE and "
+                "LASTMILE_KAFKA_SSL_KEYFILE), or it is not an SSL listener"
+            ) from None
+        return  # unreachable for now: the clients retry
     except (TimeoutError, OSError, KafkaError):
         return  # unreachable for now: the clients retry
     conn.close()
