@@ -197,3 +197,11 @@ def test_per_topic_overrides_exact_name_first_then_globs_without_the_prefix():
     assert d.for_topic("t1.violations.v1.ZTO") == (2, 2)
     assert d.for_topic("t1.scans.v1") == (3, 2)
     assert d.topic_configs("t1.violations.v1") == {"min.insync.replicas": "3"}
+
+
+def test_per_topic_overrides_come_from_json_in_the_environment(monkeypatch):
+    monkeypatch.setenv("LASTMILE_TOPIC_DURABILITY", '{"violations.v1": {"replication_factor": 5}}')
+    monkeypatch.setenv("LASTMILE_TOPIC_MIN_INSYNC_REPLICAS", "3")
+    d, _ = resolve_durability(load_settings(), 5)
+    assert d.for_topic("violations.v1") == (5, 3)
+    assert d.for_topic("scans.v1") == (3, 3)

@@ -164,7 +164,7 @@ class Router:
             missing,
             self.settings.partitions,
             self.durability,
-            lambda name: VIOLATIONS_RETENTION if name != self.dlq else {},
+            lambda name: VIOLATIONS_RETENTION,  # the dead letters are violations too
         )
         for name in created:
             log.info("created topic %s", name)
