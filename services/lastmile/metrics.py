@@ -229,6 +229,7 @@ class RouterMetrics:
     dead_letters: Counter
     topics_created: Counter
     last_copy_timestamp: Gauge
+    lag: Gauge
 
     @classmethod
     def create(cls, registry: CollectorRegistry | None = None) -> RouterMetrics:
@@ -256,6 +257,11 @@ class RouterMetrics:
             last_copy_timestamp=Gauge(
                 "lastmile_router_last_copy_timestamp_seconds",
                 "Wall-clock time of the router's last acknowledged batch.",
+                registry=r,
+            ),
+            lag=Gauge(
+                "lastmile_router_lag_records",
+                "Records of violations.v1 on the router's partitions not copied yet.",
                 registry=r,
             ),
         )

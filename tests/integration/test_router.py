@@ -83,6 +83,7 @@ async def test_router_copies_each_record_to_its_carrier_and_dead_letters_bad_key
             and await count(kafka_bootstrap, dlq) == 3
         )
 
+    router.metrics.lag.set(-1)  # a value the router must overwrite with what it measures
     await route_until(router, all_there)
 
     zto = await read_topic(kafka_bootstrap, f"{source}.ZTO")
@@ -96,6 +97,7 @@ async def test_router_copies_each_record_to_its_carrier_and_dead_letters_bad_key
     assert page("lastmile_router_records_total", {"carrier": "ZTO"}) == 2
     assert page("lastmile_router_dead_letters_total", {"reason": "no_key"}) == 1
     assert page("lastmile_router_topics_created_total") == 3
+    assert page("lastmile_router_lag_records") == 0  # measured: all copied
 
     # the carrier topic has violations.v1's retention and an explicit min.insync.replicas
     configs = await topic_config(kafka_bootstrap, f"{source}.ZTO")

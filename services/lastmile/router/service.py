@@ -103,6 +103,7 @@ class Router:
                     if records:
                         await self.copy(records, producer)
                         await consumer.commit()  # the positions after this batch
+                    await self._measure_lag(consumer)
             finally:
                 await consumer.stop()
         finally:
@@ -128,6 +129,16 @@ class Router:
             )
         await asyncio.gather(*pending)
         self._count(rt for _, rt in routed)
+
+    async def _measure_lag(self, consumer: AIOKafkaConsumer) -> None:
+        """lastmile_router_lag_records: the broker's high watermarks (from the last fetch)
+        minus the router's positions, over its partitions."""
+        lag = 0
+        for tp in consumer.assignment():
+            highwater = consumer.highwater(tp)
+            if highwater is not None:
+                lag += max(0, highwater - await consumer.position(tp))
+        self.metrics.lag.set(lag)
 
     def _count(self, routes: Iterable[Route]) -> None:
         copied: Counter[str] = Counter()
