@@ -95,13 +95,14 @@ tls-key-file {tls / "redis.key"}
 tls-ca-cert-file {tls / "ca.pem"}
 tls-auth-clients no
 dir {d}
+logfile {d / "redis.log"}
 appendonly yes
 user default off
 user lastmile on >{password} ~{PREFIX}:* ~{{{PREFIX}:* +@all -@dangerous
 """
     )
     proc = subprocess.Popen(
-        ["redis-server", str(conf)], stdout=subprocess.PIPE, stderr=subprocess.STDOUT
+        ["redis-server", str(conf)], stdout=subprocess.DEVNULL, stderr=subprocess.STDOUT
     )
     server = SecuredRedis(port, tls, password_file)
 
@@ -118,7 +119,8 @@ user lastmile on >{password} ~{PREFIX}:* ~{{{PREFIX}:* +@all -@dangerous
     while not asyncio.run(ping()):
         if proc.poll() is not None or time.monotonic() > deadline:
             proc.kill()
-            out = proc.stdout.read().decode() if proc.stdout else ""
+            log = d / "redis.log"
+            out = log.read_text() if log.exists() else ""
             raise RuntimeError(f"redis-server with TLS and ACLs did not start:\n{out}")
         time.sleep(0.2)
     yield server
