@@ -20,6 +20,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 
 from aiokafka.admin import AIOKafkaAdminClient, NewTopic
+from aiokafka.admin.config_resource import ConfigResource, ConfigResourceType
 from aiokafka.errors import KafkaConnectionError, TopicAlreadyExistsError, for_code
 
 from lastmile.io.kafka_access import KafkaAccess
@@ -135,6 +136,46 @@ async def cluster_durability(
     return resolve_durability(settings, max(1, len(cluster.get("brokers") or [])))
 
 
+async def durability_shortfalls(
+    admin: AIOKafkaAdminClient, names: list[str], durability: Durability
+) -> list[str]:
+    """One line per existing topic of `names` with fewer replicas or a lower
+    min.insync.replicas than `durability` asks for."""
+    if not names:
+        return []
+    wanted = set(names)
+    # every topic's metadata (naming topics could let the broker auto-create one)
+    replicas = {
+        t["topic"]: min((len(p["replicas"]) for p in t["partitions"]), default=0)
+        for t in await admin.describe_topics()
+        if t["topic"] in wanted and t["error_code"] == 0
+    }
+    responses = await admin.describe_configs(
+        [ConfigResource(ConfigResourceType.TOPIC, n) for n in sorted(replicas)]
+    )
+    isr = {
+        resource[3]: int(dict((c[0], c[1]) for c in resource[4]).get("min.insync.replicas", 1))
+        for response in responses
+        for resource in response.resources
+        if resource[0] == 0
+    }
+    out = []
+    for name in sorted(replicas):
+        want_rf, want_isr = durability.for_topic(name)
+        if replicas[name] < want_rf:
+            out.append(
+                f"topic {name} has replication factor {replicas[name]}, {want_rf} wanted: "
+                "add replicas with kafka-reassign-partitions.sh"
+            )
+        if name in isr and isr[name] < want_isr:
+            out.append(
+                f"topic {name} has min.insync.replicas {isr[name]}, {want_isr} wanted: "
+                f"kafka-configs.sh --alter --entity-type topics --entity-name {name} "
+                f"--add-config min.insync.replicas={want_isr}"
+            )
+    return out
+
+
 def raise_topic_errors(response: object) -> None:
     """aiokafka returns CreateTopics errors in the response: raise the first real one
     (a topic that already exists is fine: another process created it first)."""
@@ -153,11 +194,17 @@ async def create_missing_topics(
     extra_configs: Callable[[str], dict[str, str]] = lambda name: {},
     retries: int = 30,
 ) -> list[str]:
-    """Create the topics of `names` that do not exist yet; returns the names created."""
+    """Create the topics of `names` that do not exist yet; returns the names created. Topics
+    that exist already are left as they are, with a warning when they are less durable than
+    asked (an operator's reassignment, not a start-up side effect)."""
     admin = await started_admin(kafka, retries)
     try:
         existing = set(await admin.list_topics())
         missing = [n for n in names if n not in existing]
+        for warning in await durability_shortfalls(
+            admin, [n for n in names if n in existing], durability
+        ):
+            log.warning("%s", warning)
         if missing:
             new = [
                 NewTopic(
@@ -183,6 +230,7 @@ __all__ = [
     "DurabilityError",
     "cluster_durability",
     "create_missing_topics",
+    "durability_shortfalls",
     "resolve_durability",
     "started_admin",
 ]
