@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Installs what the local lastmile stack needs on a Debian machine, idempotently:
-#   - redis-server, prometheus (+promtool), prometheus-alertmanager (+amtool) from apt,
+#   - redis-server, prometheus (+promtool), prometheus-alertmanager (+amtool), openssl (the
+#     secured broker's certificates, LASTMILE_KAFKA_SASL_PORT) from apt,
 #     without letting apt start them as system daemons (our stack runs its own, on 127.0.0.1);
 #   - a Java runtime and Maven when missing;
 #   - the jars of a pinned Apache Kafka broker, resolved from Maven Central with
@@ -41,6 +42,7 @@ declare -A WANT=(
   [prometheus]=promtool
   [prometheus-alertmanager]=amtool
   [curl]=curl
+  [openssl]=openssl
 )
 missing=()
 for pkg in "${!WANT[@]}"; do
@@ -86,7 +88,7 @@ if ((${#missing[@]})); then
     fi
   done
 else
-  say "apt packages present (redis-server, redis-tools, prometheus, prometheus-alertmanager, curl, java, mvn)"
+  say "apt packages present (redis-server, redis-tools, prometheus, prometheus-alertmanager, curl, openssl, java, mvn)"
 fi
 
 # ---------------------------------------------------------------- review rendering

@@ -9,7 +9,18 @@
 #
 # Env: RUN_DIR (default <repo>/run), LASTMILE_KAFKA_PORT (9092), LASTMILE_KAFKA_CONTROLLER_PORT
 # (9093), LASTMILE_REDIS_PORT (6379), LASTMILE_PROMETHEUS_PORT (9090), LASTMILE_STACK_TIMEOUT
-# (seconds to wait for health, 180), LASTMILE_KAFKA_HEAP (-Xms256m -Xmx1g), LASTMILE_CACHE.
+# (seconds to wait for health, 180), LASTMILE_KAFKA_HEAP (-Xms256m -Xmx1g), LASTMILE_CACHE,
+# LASTMILE_STACK_SERVICES (which of "kafka redis prometheus" to run; default all three).
+#
+# Secured broker (optional; docs/local-stack.md): LASTMILE_KAFKA_SASL_PORT=N adds a SASL_SSL
+# listener on 127.0.0.1:N (SCRAM-SHA-512 over TLS, certificates made with openssl under
+# $RUN_DIR/kafka/tls, CA in ca.pem) and turns on StandardAuthorizer ACLs; the SCRAM users of
+# LASTMILE_KAFKA_SCRAM_USERS (default "lastmile") are created when the storage is formatted,
+# their passwords in $RUN_DIR/kafka/secrets/<user>.password. Super users: the broker itself
+# (User:ANONYMOUS on its loopback PLAINTEXT and controller listeners) and User:lastmile.
+# With it, LASTMILE_KAFKA_SSL_PORT=M adds a mutual-TLS listener on 127.0.0.1:M (client
+# certificates required; the principal is the certificate's CN, so a client certificate
+# tls/lastmile.pem + lastmile.key, CN=lastmile, is User:lastmile).
 set -euo pipefail
 
 HERE="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
@@ -37,7 +48,15 @@ KAFKA_CONF_DIR="$RUN_DIR/kafka"
 REDIS_DIR="$RUN_DIR/redis"
 PROM_DATA="$RUN_DIR/prometheus"
 
-SERVICES=(kafka redis prometheus)
+read -r -a SERVICES <<<"${LASTMILE_STACK_SERVICES:-kafka redis prometheus}"
+for s in "${SERVICES[@]}"; do
+  [[ $s =~ ^(kafka|redis|prometheus)$ ]] || { echo "[stack] LASTMILE_STACK_SERVICES: unknown service '$s'" >&2; exit 2; }
+done
+SASL_PORT="${LASTMILE_KAFKA_SASL_PORT:-}"
+SSL_PORT="${LASTMILE_KAFKA_SSL_PORT:-}"
+SCRAM_USERS="${LASTMILE_KAFKA_SCRAM_USERS:-lastmile}"
+KAFKA_TLS="$KAFKA_CONF_DIR/tls"
+KAFKA_SECRETS="$KAFKA_CONF_DIR/secrets"
 
 say() { echo "[stack] $*"; }
 die() { echo "[stack] ERROR: $*" >&2; exit 1; }
@@ -68,6 +87,8 @@ healthy() {
   case $1 in
     kafka)
       port_open "$KAFKA_PORT" || return 1
+      [[ -z $SASL_PORT ]] || port_open "$SASL_PORT" || return 1
+      [[ -z $SSL_PORT ]] || port_open "$SSL_PORT" || return 1
       # a real Metadata + ApiVersions round trip through the Kafka admin client
       timeout 60 java -Xmx128m "$TOOLS_LOG4J2" \
         -cp "$KAFKA_LIBS/*" org.apache.kafka.tools.BrokerApiVersionsCommand \
@@ -90,10 +111,93 @@ launch() {
 
 needs_install() {
   local c
-  for c in java mvn redis-server redis-cli prometheus promtool amtool curl; do command -v "$c" >/dev/null || return 0; done
+  for c in java mvn redis-server redis-cli prometheus promtool amtool curl openssl; do command -v "$c" >/dev/null || return 0; done
   [[ -f "$KAFKA_HOME/.installed" && -f "$KAFKA_LIBS/kafka_2.13-$KAFKA_VERSION.jar" ]] || return 0
   [[ "$(cat "$KAFKA_HOME/.installed")" == "$(sha256sum "$HERE/kafka/pom.xml" | cut -d' ' -f1)" ]] || return 0
   return 1
+}
+
+# ------------------------------------------------------------------ secured broker
+# a CA and a broker certificate for 127.0.0.1 (openssl), the keystore as PKCS12
+make_kafka_tls() {
+  [[ -f "$KAFKA_TLS/broker.p12" ]] && return 0
+  command -v openssl >/dev/null || die "openssl not found (needed for LASTMILE_KAFKA_SASL_PORT)"
+  mkdir -p "$KAFKA_TLS" && chmod 700 "$KAFKA_TLS"
+  (
+    cd "$KAFKA_TLS"
+    openssl rand -hex 16 >keystore.password
+    openssl req -x509 -newkey rsa:2048 -nodes -keyout ca.key -out ca.pem -days 825 \
+      -subj "/CN=lastmile local CA" 2>/dev/null
+    openssl req -newkey rsa:2048 -nodes -keyout broker.key -out broker.csr -subj "/CN=127.0.0.1" 2>/dev/null
+    printf 'subjectAltName=IP:127.0.0.1,DNS:localhost\nextendedKeyUsage=serverAuth\n' >broker.ext
+    openssl x509 -req -in broker.csr -CA ca.pem -CAkey ca.key -CAcreateserial -out broker.pem \
+      -days 825 -extfile broker.ext 2>/dev/null
+    openssl pkcs12 -export -in broker.pem -inkey broker.key -certfile ca.pem -name broker \
+      -out broker.p12 -passout "pass:$(cat keystore.password)"
+    # a client certificate for mutual TLS as User:lastmile (LASTMILE_KAFKA_SSL_PORT)
+    openssl req -newkey rsa:2048 -nodes -keyout lastmile.key -out lastmile.csr -subj "/CN=lastmile" 2>/dev/null
+    printf 'extendedKeyUsage=clientAuth\n' >client.ext
+    openssl x509 -req -in lastmile.csr -CA ca.pem -CAkey ca.key -CAcreateserial -out lastmile.pem \
+      -days 825 -extfile client.ext 2>/dev/null
+    chmod 600 ./*.key
+    rm -f broker.csr broker.ext lastmile.csr client.ext ca.srl
+  ) || die "making the broker's TLS certificates with openssl failed"
+  say "kafka: TLS certificates in $KAFKA_TLS (CA: ca.pem)"
+}
+
+make_scram_secrets() {
+  local u
+  mkdir -p "$KAFKA_SECRETS" && chmod 700 "$KAFKA_SECRETS"
+  for u in $SCRAM_USERS; do
+    [[ $u =~ ^[A-Za-z0-9_.-]+$ ]] || die "LASTMILE_KAFKA_SCRAM_USERS: bad user name '$u'"
+    [[ -s "$KAFKA_SECRETS/$u.password" ]] || (umask 077 && openssl rand -hex 16 >"$KAFKA_SECRETS/$u.password")
+  done
+}
+
+# the secured listener and the authorizer, appended to the rendered server.properties
+# (a later key wins in a Java properties file)
+secure_kafka_properties() {
+  local listeners="PLAINTEXT://127.0.0.1:$KAFKA_PORT,SASL_SSL://127.0.0.1:$SASL_PORT"
+  [[ -z $SSL_PORT ]] || listeners+=",SSL://127.0.0.1:$SSL_PORT"
+  cat <<PROPS
+
+# ---- secured mode (LASTMILE_KAFKA_SASL_PORT), written by deploy/local/stack.sh
+listeners=$listeners,CONTROLLER://127.0.0.1:$CONTROLLER_PORT
+advertised.listeners=$listeners
+listener.security.protocol.map=CONTROLLER:PLAINTEXT,PLAINTEXT:PLAINTEXT,SASL_SSL:SASL_SSL,SSL:SSL
+sasl.enabled.mechanisms=SCRAM-SHA-512
+listener.name.sasl_ssl.scram-sha-512.sasl.jaas.config=org.apache.kafka.common.security.scram.ScramLoginModule required;
+listener.name.sasl_ssl.ssl.keystore.type=PKCS12
+listener.name.sasl_ssl.ssl.keystore.location=$KAFKA_TLS/broker.p12
+listener.name.sasl_ssl.ssl.keystore.password=$(cat "$KAFKA_TLS/keystore.password")
+authorizer.class.name=org.apache.kafka.metadata.authorizer.StandardAuthorizer
+allow.everyone.if.no.acl.found=false
+# the broker's own principal on its loopback PLAINTEXT/controller listeners, and the service
+super.users=User:ANONYMOUS;User:lastmile
+PROPS
+  [[ -n $SSL_PORT ]] || return 0
+  cat <<PROPS
+# mutual TLS: a client certificate is required; its CN is the principal (CN=lastmile → User:lastmile)
+listener.name.ssl.ssl.client.auth=required
+listener.name.ssl.ssl.keystore.type=PKCS12
+listener.name.ssl.ssl.keystore.location=$KAFKA_TLS/broker.p12
+listener.name.ssl.ssl.keystore.password=$(cat "$KAFKA_TLS/keystore.password")
+listener.name.ssl.ssl.truststore.type=PEM
+listener.name.ssl.ssl.truststore.location=$KAFKA_TLS/ca.pem
+ssl.principal.mapping.rules=RULE:^CN=([^,]+)\$/\$1/,DEFAULT
+PROPS
+}
+
+# client properties for the Kafka CLI tools (kafka-acls.sh --command-config) as User:lastmile
+write_admin_properties() {
+  cat >"$KAFKA_SECRETS/admin.properties" <<PROPS
+security.protocol=SASL_SSL
+sasl.mechanism=SCRAM-SHA-512
+sasl.jaas.config=org.apache.kafka.common.security.scram.ScramLoginModule required username="lastmile" password="$(cat "$KAFKA_SECRETS/lastmile.password")";
+ssl.truststore.type=PEM
+ssl.truststore.location=$KAFKA_TLS/ca.pem
+PROPS
+  chmod 600 "$KAFKA_SECRETS/admin.properties"
 }
 
 # ------------------------------------------------------------------ starters
@@ -101,12 +205,30 @@ start_kafka() {
   mkdir -p "$KAFKA_DATA" "$KAFKA_CONF_DIR"
   sed -e "s|@KAFKA_PORT@|$KAFKA_PORT|g" -e "s|@CONTROLLER_PORT@|$CONTROLLER_PORT|g" \
       -e "s|@DATA_DIR@|$KAFKA_DATA|g" "$HERE/kafka/server.properties" >"$KAFKA_CONF_DIR/server.properties"
+  local scram=()
+  if [[ -n $SASL_PORT ]]; then
+    [[ $SCRAM_USERS == *lastmile* ]] || SCRAM_USERS="lastmile $SCRAM_USERS"
+    make_kafka_tls
+    make_scram_secrets
+    write_admin_properties
+    secure_kafka_properties >>"$KAFKA_CONF_DIR/server.properties"
+    chmod 600 "$KAFKA_CONF_DIR/server.properties"
+    local u
+    for u in $SCRAM_USERS; do
+      scram+=(--add-scram "SCRAM-SHA-512=[name=$u,password=$(cat "$KAFKA_SECRETS/$u.password")]")
+    done
+    if [[ -f "$KAFKA_DATA/meta.properties" && ! -f "$KAFKA_DATA/.lastmile-scram" ]]; then
+      die "kafka: $KAFKA_DATA was formatted without SCRAM users; LASTMILE_KAFKA_SASL_PORT needs a fresh one ('stack.sh clean' first, or another RUN_DIR)"
+    fi
+  fi
   if [[ ! -f "$KAFKA_DATA/meta.properties" ]]; then
     local cid
     cid="$(kafka_java kafka.tools.StorageTool random-uuid)" || die "kafka StorageTool random-uuid failed"
-    say "kafka: formatting KRaft storage in $KAFKA_DATA (cluster id $cid)"
+    say "kafka: formatting KRaft storage in $KAFKA_DATA (cluster id $cid${SASL_PORT:+; SCRAM users: $SCRAM_USERS})"
     kafka_java kafka.tools.StorageTool format --ignore-formatted -t "$cid" -c "$KAFKA_CONF_DIR/server.properties" \
-      >>"$LOGS/kafka-format.log" 2>&1 || { tail -20 "$LOGS/kafka-format.log" >&2; die "kafka storage format failed (log: $LOGS/kafka-format.log)"; }
+      "${scram[@]+"${scram[@]}"}" >>"$LOGS/kafka-format.log" 2>&1 \
+      || { tail -20 "$LOGS/kafka-format.log" >&2; die "kafka storage format failed (log: $LOGS/kafka-format.log)"; }
+    [[ -z $SASL_PORT ]] || echo "$SCRAM_USERS" >"$KAFKA_DATA/.lastmile-scram"
   fi
   # shellcheck disable=SC2086
   launch kafka "$LOGS/kafka.out" java $KAFKA_HEAP -XX:+UseG1GC -XX:MaxGCPauseMillis=20 \
@@ -166,6 +288,12 @@ cmd_up() {
   if [[ " ${to_start[*]-} " == *" kafka "* ]] && port_open "$CONTROLLER_PORT"; then
     die "port 127.0.0.1:$CONTROLLER_PORT (Kafka controller) is already taken. Stop that process, or set LASTMILE_KAFKA_CONTROLLER_PORT."
   fi
+  if [[ " ${to_start[*]-} " == *" kafka "* && -n $SSL_PORT ]] && port_open "$SSL_PORT"; then
+    die "port 127.0.0.1:$SSL_PORT (Kafka SSL) is already taken. Stop that process, or set LASTMILE_KAFKA_SSL_PORT."
+  fi
+  if [[ " ${to_start[*]-} " == *" kafka "* && -n $SASL_PORT ]] && port_open "$SASL_PORT"; then
+    die "port 127.0.0.1:$SASL_PORT (Kafka SASL_SSL) is already taken. Stop that process, or set LASTMILE_KAFKA_SASL_PORT."
+  fi
   for s in "${to_start[@]+"${to_start[@]}"}"; do
     say "starting $s on 127.0.0.1:$(port_of "$s")"
     "start_$s"
@@ -202,7 +330,7 @@ cmd_up() {
     fi
     sleep 1
   done
-  say "up: kafka 127.0.0.1:$KAFKA_PORT  redis 127.0.0.1:$REDIS_PORT  prometheus http://127.0.0.1:$PROM_PORT  (logs: $LOGS)"
+  say "up: ${SERVICES[*]} (kafka 127.0.0.1:$KAFKA_PORT${SASL_PORT:+, SASL_SSL 127.0.0.1:$SASL_PORT}${SSL_PORT:+, SSL 127.0.0.1:$SSL_PORT}  redis 127.0.0.1:$REDIS_PORT  prometheus http://127.0.0.1:$PROM_PORT; logs: $LOGS)"
 }
 
 stop_one() {

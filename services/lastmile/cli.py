@@ -263,6 +263,7 @@ def publish(
     import os
 
     from lastmile.commands.publish import publish as do_publish
+    from lastmile.io.kafka_access import KafkaAccessError, check_access, kafka_access
 
     if not scans and not complaints:
         fail("nothing to publish", "give --scans and/or --complaints")
@@ -273,25 +274,31 @@ def publish(
             fail(f"input file not found: {path}")
     settings = settings_or_fail()
     try:
-        sent = asyncio.run(
-            do_publish(settings.kafka_bootstrap, scans, complaints, rate, settings.topic_prefix)
-        )
-    except Exception as exc:  # connection refused and the like
-        fail(
-            f"publishing to {settings.kafka_bootstrap} failed: {exc or type(exc).__name__}",
-            "is the stack up? `make up`",
-            code=1,
-        )
+        kafka = kafka_access(settings)
+    except KafkaAccessError as exc:
+        fail(str(exc), "fix the LASTMILE_* variable it names")
+    try:
+        asyncio.run(check_access(kafka))
+        sent = asyncio.run(do_publish(kafka, scans, complaints, rate, settings.topic_prefix))
+    except Exception as exc:  # connection refused, authentication or authorization refused
+        from lastmile.errors import describe
+
+        message, hint, _ = describe(exc)
+        fail(f"publishing to {settings.kafka_bootstrap} failed: {message}", hint, code=1)
     for topic, n in sent.items():
         console.print(f"published {n} lines to {topic}")
 
 
 # sub-commands that live beside their adapters
 from lastmile.api.cli import register as register_api  # noqa: E402
+from lastmile.commands.backup import register as register_backup  # noqa: E402
 from lastmile.review.cli import register as register_review  # noqa: E402
+from lastmile.router.cli import register as register_router  # noqa: E402
 
 register_review(app)
 register_api(app)
+register_router(app)
+register_backup(app)
 
 
 def main() -> None:

@@ -34,10 +34,27 @@ def describe(exc: BaseException) -> tuple[str, str, int]:
             "is Redis up? check LASTMILE_REDIS_URL",
             RUNTIME,
         )
+    from lastmile.io.kafka_access import KafkaRefused
+    from lastmile.io.redis_client import RedisRefused
+    from lastmile.io.secret_files import SecretFileError
+
+    if isinstance(exc, SecretFileError):
+        return str(exc), "fix the LASTMILE_* variable it names", USAGE
+    if isinstance(exc, KafkaRefused):
+        return str(exc), "see docs/configuration.md (Kafka security)", RUNTIME
+    if isinstance(exc, RedisRefused):
+        return str(exc), "see docs/redis.md", RUNTIME
     if type(exc).__module__.startswith(("aiokafka", "kafka")):
+        if "Authorization" in type(exc).__name__:
+            return (
+                f"Kafka refused the operation: {type(exc).__name__}: {_first_line(exc)}",
+                "the principal (LASTMILE_KAFKA_SASL_USERNAME) needs an ACL for it "
+                "(docs/decisions/0004-carrier-feed-isolation.md)",
+                RUNTIME,
+            )
         return (
             f"Kafka is not usable: {type(exc).__name__}: {_first_line(exc)}",
-            "is Kafka up? check LASTMILE_KAFKA_BOOTSTRAP",
+            "is Kafka up? check LASTMILE_KAFKA_BOOTSTRAP and LASTMILE_KAFKA_SECURITY_PROTOCOL",
             RUNTIME,
         )
     if isinstance(exc, OSError):

@@ -218,3 +218,50 @@ class Metrics:
     def watch_violations(self, source: ViolationCounts) -> None:
         """Expose lastmile_violations_total from the published-violation log."""
         self.registry.register(ViolationsCollector(source))
+
+
+@dataclass(frozen=True)
+class RouterMetrics:
+    """Metrics of ``lastmile router`` (violations.v1 → violations.v1.<CARRIER>)."""
+
+    registry: CollectorRegistry
+    copied: Counter
+    dead_letters: Counter
+    topics_created: Counter
+    last_copy_timestamp: Gauge
+    lag: Gauge
+
+    @classmethod
+    def create(cls, registry: CollectorRegistry | None = None) -> RouterMetrics:
+        r = registry if registry is not None else CollectorRegistry()
+        disable_created_metrics()
+        return cls(
+            registry=r,
+            copied=Counter(
+                "lastmile_router_records",
+                "Violation records copied to their carrier's topic (acknowledged), by carrier.",
+                ("carrier",),
+                registry=r,
+            ),
+            dead_letters=Counter(
+                "lastmile_router_dead_letters",
+                "Records sent to the router's dead-letter topic, by reason.",
+                ("reason",),
+                registry=r,
+            ),
+            topics_created=Counter(
+                "lastmile_router_topics_created",
+                "Carrier topics the router created.",
+                registry=r,
+            ),
+            last_copy_timestamp=Gauge(
+                "lastmile_router_last_copy_timestamp_seconds",
+                "Wall-clock time of the router's last acknowledged batch.",
+                registry=r,
+            ),
+            lag=Gauge(
+                "lastmile_router_lag_records",
+                "Records of violations.v1 on the router's partitions not copied yet.",
+                registry=r,
+            ),
+        )

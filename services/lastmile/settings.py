@@ -11,15 +11,28 @@ from __future__ import annotations
 
 import socket
 from pathlib import Path
-from typing import Annotated
+from typing import Annotated, Literal
+from urllib.parse import urlsplit
 
-from pydantic import Field, ValidationError, model_validator
+from pydantic import BaseModel, Field, ValidationError, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 DEFAULT_NETWORK = str(Path(__file__).parent / "data" / "yiyuan.network.json")
 ENV_PREFIX = "LASTMILE_"
 
 Port = Annotated[int, Field(ge=1, le=65535)]
+Replicas = Annotated[int, Field(ge=1, le=32)]
+KafkaSecurityProtocol = Literal["PLAINTEXT", "SSL", "SASL_SSL"]
+SaslMechanism = Literal["SCRAM-SHA-512", "SCRAM-SHA-256", "PLAIN"]
+
+
+class TopicDurability(BaseModel):
+    """Per-topic override of the replication factor and min.insync.replicas."""
+
+    model_config = {"extra": "forbid", "frozen": True}
+
+    replication_factor: Replicas | None = None
+    min_insync_replicas: Replicas | None = None
 
 
 class Settings(BaseSettings):
@@ -52,6 +65,27 @@ class Settings(BaseSettings):
     faults: str = ""  # testing only: crash points (worker/faults.py)
     state_cache: int = Field(default=50_000, ge=1, le=100_000_000)
     rocksdb_memory_mb: int = Field(default=64, ge=8, le=65_536)
+    # Kafka security (lastmile.io.kafka_access turns these into client arguments)
+    kafka_security_protocol: KafkaSecurityProtocol = "PLAINTEXT"
+    kafka_sasl_mechanism: SaslMechanism = "SCRAM-SHA-512"
+    kafka_sasl_username: str = ""
+    kafka_sasl_password: str = Field(default="", repr=False)
+    kafka_sasl_password_file: str = ""
+    kafka_ssl_cafile: str = ""
+    kafka_ssl_certfile: str = ""
+    kafka_ssl_keyfile: str = ""
+    # durability of the topics lastmile creates (None: 3 / 2, capped by the cluster's brokers)
+    topic_replication_factor: Replicas | None = None
+    topic_min_insync_replicas: Replicas | None = None
+    topic_durability: dict[str, TopicDurability] = Field(default_factory=dict)
+    # Redis credentials beside the URL (lastmile.io.redis_client)
+    redis_password_file: str = ""
+    redis_ssl_cafile: str = ""
+    redis_ssl_certfile: str = ""
+    redis_ssl_keyfile: str = ""
+    # the carrier-feed router (lastmile router)
+    router_web_port: Port = 6067
+    router_create_topics: bool = True
 
     @model_validator(mode="after")
     def _default_worker_id(self) -> Settings:
@@ -59,9 +93,50 @@ class Settings(BaseSettings):
             object.__setattr__(self, "worker_id", f"{socket.gethostname()}:{self.web_port}")
         return self
 
+    @model_validator(mode="after")
+    def _security_is_consistent(self) -> Settings:
+        for problem in security_problems(self):
+            raise ValueError(problem)
+        return self
+
     def topic(self, name: str) -> str:
         """Full topic name (a prefix isolates test runs on a shared broker)."""
         return f"{self.topic_prefix}{name}"
+
+
+def security_problems(s: Settings) -> list[str]:
+    """What makes the Kafka and Redis security settings unusable together (each names its
+    variables)."""
+    p = ENV_PREFIX
+    sasl = s.kafka_sasl_username or s.kafka_sasl_password or s.kafka_sasl_password_file
+    tls = s.kafka_ssl_cafile or s.kafka_ssl_certfile or s.kafka_ssl_keyfile
+    out = []
+    if s.kafka_security_protocol == "PLAINTEXT" and (sasl or tls):
+        what = "KAFKA_SASL_*" if sasl else "KAFKA_SSL_*"
+        out.append(
+            f"{p}{what} is set but {p}KAFKA_SECURITY_PROTOCOL is PLAINTEXT "
+            "(set it to SSL or SASL_SSL, or unset the credentials)"
+        )
+    if s.kafka_security_protocol == "SSL" and sasl:
+        out.append(f"{p}KAFKA_SASL_* is set but {p}KAFKA_SECURITY_PROTOCOL is SSL (use SASL_SSL)")
+    if s.kafka_security_protocol == "SASL_SSL":
+        if not s.kafka_sasl_username:
+            out.append(f"{p}KAFKA_SASL_USERNAME: required with SASL_SSL")
+        if bool(s.kafka_sasl_password) == bool(s.kafka_sasl_password_file):
+            out.append(
+                f"{p}KAFKA_SASL_PASSWORD or {p}KAFKA_SASL_PASSWORD_FILE: "
+                "exactly one is required with SASL_SSL"
+            )
+    if bool(s.kafka_ssl_certfile) != bool(s.kafka_ssl_keyfile):
+        out.append(f"{p}KAFKA_SSL_CERTFILE and {p}KAFKA_SSL_KEYFILE: give both or neither")
+    if bool(s.redis_ssl_certfile) != bool(s.redis_ssl_keyfile):
+        out.append(f"{p}REDIS_SSL_CERTFILE and {p}REDIS_SSL_KEYFILE: give both or neither")
+    if s.redis_password_file and urlsplit(s.redis_url).password is not None:
+        out.append(f"{p}REDIS_PASSWORD_FILE is set and {p}REDIS_URL holds a password too: keep one")
+    redis_tls = s.redis_ssl_cafile or s.redis_ssl_certfile
+    if redis_tls and not s.redis_url.startswith("rediss://"):
+        out.append(f"{p}REDIS_SSL_* is set but {p}REDIS_URL is not rediss:// (TLS)")
+    return out
 
 
 class SettingsError(ValueError):
@@ -72,6 +147,9 @@ def settings_error(exc: ValidationError) -> SettingsError:
     """One line per bad variable: ``LASTMILE_X: what is wrong (got '...')``."""
     lines = []
     for err in exc.errors():
+        if not err["loc"]:  # a check across variables: its message names them
+            lines.append(str(err["msg"]).removeprefix("Value error, "))
+            continue
         name = ENV_PREFIX + ".".join(str(p) for p in err["loc"]).upper()
         got = err.get("input")
         shown = f" (got {got!r})" if isinstance(got, str | int | float) else ""
@@ -131,4 +209,27 @@ SETTINGS_DOC = {
         "run/review.key",
         "pseudonym key, generated on first use when LASTMILE_REVIEW_SALT is unset",
     ),
+    "LASTMILE_KAFKA_SECURITY_PROTOCOL": ("PLAINTEXT", "PLAINTEXT, SSL or SASL_SSL"),
+    "LASTMILE_KAFKA_SASL_MECHANISM": ("SCRAM-SHA-512", "SASL mechanism (with SASL_SSL)"),
+    "LASTMILE_KAFKA_SASL_USERNAME": ("(none)", "SASL user = Kafka principal User:<name>"),
+    "LASTMILE_KAFKA_SASL_PASSWORD": ("(none)", "SASL password (or the file below)"),
+    "LASTMILE_KAFKA_SASL_PASSWORD_FILE": ("(none)", "file holding the SASL password"),
+    "LASTMILE_KAFKA_SSL_CAFILE": ("(system CAs)", "PEM CA bundle that signed the brokers"),
+    "LASTMILE_KAFKA_SSL_CERTFILE": ("(none)", "PEM client certificate (mutual TLS)"),
+    "LASTMILE_KAFKA_SSL_KEYFILE": ("(none)", "PEM key of the client certificate"),
+    "LASTMILE_TOPIC_REPLICATION_FACTOR": (
+        "3, capped at the brokers in the cluster",
+        "replication factor of the topics lastmile creates",
+    ),
+    "LASTMILE_TOPIC_MIN_INSYNC_REPLICAS": (
+        "2, capped at the replication factor",
+        "min.insync.replicas of the topics lastmile creates",
+    ),
+    "LASTMILE_TOPIC_DURABILITY": ("(none)", "per-topic overrides (JSON)"),
+    "LASTMILE_REDIS_PASSWORD_FILE": ("(none)", "file holding the Redis password"),
+    "LASTMILE_REDIS_SSL_CAFILE": ("(system CAs)", "PEM CA bundle of a rediss:// server"),
+    "LASTMILE_REDIS_SSL_CERTFILE": ("(none)", "PEM client certificate for Redis TLS"),
+    "LASTMILE_REDIS_SSL_KEYFILE": ("(none)", "PEM key of the Redis client certificate"),
+    "LASTMILE_ROUTER_WEB_PORT": ("6067", "`lastmile router`: /metrics, /healthz"),
+    "LASTMILE_ROUTER_CREATE_TOPICS": ("true", "the router creates a carrier's topic when missing"),
 }

@@ -189,3 +189,49 @@ def simulated_traffic(
         str(out / "dlq.jsonl"),
     )
     return out
+
+
+def lastmile_cli(
+    *args: str, env: dict[str, str], timeout: float = 60
+) -> subprocess.CompletedProcess:
+    """Run `lastmile ARGS...` with extra environment variables; output captured as text."""
+    return subprocess.run(
+        [sys.executable, "-m", "lastmile.cli", *args],
+        env={**os.environ, **env},
+        capture_output=True,
+        text=True,
+        timeout=timeout,
+        cwd=REPO,
+        check=False,
+    )
+
+
+def assert_each_fails_clearly(
+    cases: list[tuple[tuple[str, ...], dict[str, str], str]],
+) -> list[str]:
+    """Run each `lastmile ARGS` with its env at once (free web ports each); every one must
+    exit non-zero saying its text, without a traceback. Returns their outputs."""
+    procs = [
+        subprocess.Popen(
+            [sys.executable, "-m", "lastmile.cli", *args],
+            env={
+                **os.environ,
+                **env,
+                "LASTMILE_WEB_PORT": str(free_port()),
+                "LASTMILE_ROUTER_WEB_PORT": str(free_port()),
+            },
+            stdout=subprocess.PIPE,
+            stderr=subprocess.STDOUT,
+            text=True,
+            cwd=REPO,
+        )
+        for args, env, _ in cases
+    ]
+    outputs = []
+    for proc, (args, _, says) in zip(procs, cases, strict=True):
+        out, _ = proc.communicate(timeout=90)
+        assert proc.returncode != 0, (args, out)
+        assert says in out, (args, out)
+        assert "Traceback" not in out, (args, out)
+        outputs.append(out)
+    return outputs

@@ -85,6 +85,18 @@ ENGINE_AND_ENTRY_POINTS = (
         ("review", ("lastmile.cli", "lastmile.commands", "lastmile.worker")),
         ("api", ("lastmile.cli", "lastmile.commands", "lastmile.worker")),
         ("worker", ("lastmile.cli", "lastmile.commands", "lastmile.api", "lastmile.review")),
+        # the carrier-feed router: Kafka and the shared io, nothing of the worker or the API
+        (
+            "router",
+            (
+                "faust",
+                "redis",
+                "lastmile.worker",
+                "lastmile.api",
+                "lastmile.review",
+                "lastmile.cli",
+            ),
+        ),
     ],
 )
 def test_a_package_imports_only_inward(package: str, forbidden: tuple[str, ...]) -> None:

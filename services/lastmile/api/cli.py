@@ -22,12 +22,17 @@ def _with_redis(fn: Callable[[Any], Awaitable[T]]) -> T:
     from redis.exceptions import RedisError
 
     from lastmile.console import fail, settings_or_fail
-    from lastmile.io.redis_client import connect
+    from lastmile.io.redis_client import REDIS_HINTS, connect, redis_options, shown_url
 
     settings = settings_or_fail()
 
     async def go() -> T:
-        redis = connect(settings.redis_url, max_connections=4, timeout_s=settings.redis_timeout_s)
+        redis = connect(
+            settings.redis_url,
+            max_connections=4,
+            timeout_s=settings.redis_timeout_s,
+            options=redis_options(settings),
+        )
         try:
             return await fn(redis)
         finally:
@@ -37,8 +42,8 @@ def _with_redis(fn: Callable[[Any], Awaitable[T]]) -> T:
         return asyncio.run(go())
     except (OSError, RedisError) as exc:
         fail(
-            f"Redis at {settings.redis_url} is not usable ({type(exc).__name__}: {exc})",
-            "is Redis up? check LASTMILE_REDIS_URL",
+            f"Redis at {shown_url(settings.redis_url)} is not usable ({type(exc).__name__}: {exc})",
+            REDIS_HINTS.get(type(exc), "is Redis up? check LASTMILE_REDIS_URL"),
             code=1,
         )
 
@@ -219,12 +224,15 @@ async def _serve(settings: Any, config: Any, port: int, metrics_host: str, m_por
     from aiohttp import web
 
     from lastmile.api.app import create_app, create_metrics_app
-    from lastmile.io.redis_client import connect
+    from lastmile.io.redis_client import check_redis_access, connect, redis_options
 
+    options = redis_options(settings)
+    await check_redis_access(settings.redis_url, options)  # bad credentials: stop at start
     redis = connect(
         settings.redis_url,
         max_connections=settings.redis_max_connections,
         timeout_s=settings.redis_timeout_s,
+        options=options,
     )
     app = create_app(settings, redis, config)
     runners = [

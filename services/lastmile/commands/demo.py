@@ -28,6 +28,7 @@ from lastmile.commands.publish import publish
 from lastmile.console import console
 from lastmile.io.files import load_network, load_rule_config
 from lastmile.io.kafka import read_topic
+from lastmile.io.kafka_access import kafka_access
 from lastmile.settings import Settings
 from lastmile.simulator.command import run_simulate_command
 
@@ -113,14 +114,13 @@ def run_demo(settings: Settings, run_dir: Path, parcels: int = 4000, seed: int =
     console.print(f"3/5 worker on :{settings.web_port}: {ensure_worker(settings, run_dir)}")
     console.print(f"4/5 streaming to Kafka at {settings.kafka_bootstrap}")
     started = time.monotonic()
-    asyncio.run(
-        publish(settings.kafka_bootstrap, str(scans), str(complaints), None, settings.topic_prefix)
-    )
+    kafka = kafka_access(settings)
+    asyncio.run(publish(kafka, str(scans), str(complaints), None, settings.topic_prefix))
     console.print("5/5 waiting for the worker's violations on violations.v1")
     streamed: dict[str, dict[str, Any]] = {}
     deadline = time.monotonic() + 180
     while time.monotonic() < deadline:
-        recs = asyncio.run(read_topic(settings.kafka_bootstrap, settings.topic("violations.v1")))
+        recs = asyncio.run(read_topic(kafka, settings.topic("violations.v1")))
         streamed = {
             v["violation_id"]: v
             for v in (orjson.loads(r.value) for r in recs)

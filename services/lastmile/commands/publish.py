@@ -15,6 +15,7 @@ from aiokafka import AIOKafkaProducer
 
 from lastmile.console import progress_bar
 from lastmile.io.jsonl import strip_bom
+from lastmile.io.kafka_access import KafkaAccess
 
 
 def key_of(raw: bytes) -> bytes | None:
@@ -53,17 +54,21 @@ async def publish_file(
 
 
 async def publish(
-    bootstrap: str, scans: str | None, complaints: str | None, rate: float | None, prefix: str = ""
+    kafka: KafkaAccess | str,
+    scans: str | None,
+    complaints: str | None,
+    rate: float | None,
+    prefix: str = "",
 ) -> dict[str, int]:
     producer = AIOKafkaProducer(
-        bootstrap_servers=bootstrap,
+        **KafkaAccess.of(kafka).client_kwargs(),
         acks="all",
         linger_ms=5,
         max_batch_size=256 * 1024,
         enable_idempotence=True,
     )
-    await producer.start()
     try:
+        await producer.start()
         out = {}
         if scans:
             out[f"{prefix}scans.v1"] = await publish_file(

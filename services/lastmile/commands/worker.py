@@ -6,6 +6,9 @@ import asyncio
 import logging
 
 from lastmile.io.files import load_network, load_rule_config
+from lastmile.io.kafka_access import check_access, kafka_access
+from lastmile.io.kafka_topics import cluster_durability
+from lastmile.io.redis_client import check_redis_access, redis_options
 from lastmile.runtime import tune_collector
 from lastmile.settings import Settings
 
@@ -20,12 +23,27 @@ def run_worker(settings: Settings, loglevel: str = "info") -> None:
     tune_collector()
     network = load_network(settings.network)
     config = load_rule_config(settings.rules)
+    log = logging.getLogger("lastmile.worker")
+    access = kafka_access(settings)
+    asyncio.run(check_access(access))  # bad credentials fail here, with what is wrong
+    asyncio.run(check_redis_access(settings.redis_url, redis_options(settings)))
+    durability, warnings = asyncio.run(cluster_durability(access, settings))
+    for warning in warnings:
+        log.warning("%s", warning)
+    settings = settings.model_copy(
+        update={
+            "topic_replication_factor": durability.replication_factor,
+            "topic_min_insync_replicas": durability.min_insync_replicas,
+        }
+    )
     w = create_worker(settings, network, config)
     created = asyncio.run(
-        ensure_topics(settings.kafka_bootstrap, w.topics.all_with_partitions(), settings.partitions)
+        ensure_topics(
+            access, w.topics.all_with_partitions(), settings.partitions, durability=durability
+        )
     )
     if created:
-        logging.getLogger("lastmile.worker").info("created topics: %s", ", ".join(created))
+        log.info("created topics: %s", ", ".join(created))
     worker = faust.Worker(w.app, loglevel=loglevel, quiet=True)
     # the client libraries log every message at DEBUG: never build those records
     level = logging.getLevelName(loglevel.upper())

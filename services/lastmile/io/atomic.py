@@ -69,8 +69,11 @@ def check_writable(option: str, path: str | None) -> None:
 
 
 @contextlib.contextmanager
-def atomic_open(path: str | Path, mode: str = "wb", **kwargs: Any) -> Iterator[IO[Any]]:
-    """Open a temporary sibling of `path` for writing; rename it over `path` on success."""
+def atomic_open(
+    path: str | Path, mode: str = "wb", private: bool = False, **kwargs: Any
+) -> Iterator[IO[Any]]:
+    """Open a temporary sibling of `path` for writing; rename it over `path` on success.
+    `private`: the file stays readable by its owner only (mode 0600: secrets, backups)."""
     target = Path(path)
     target.parent.mkdir(parents=True, exist_ok=True)
     fd, tmp = tempfile.mkstemp(prefix=f".{target.name}.", suffix=".part", dir=target.parent)
@@ -79,8 +82,9 @@ def atomic_open(path: str | Path, mode: str = "wb", **kwargs: Any) -> Iterator[I
             yield f
             f.flush()
             os.fsync(f.fileno())
-        with contextlib.suppress(OSError):  # keep the usual permissions (mkstemp uses 0600)
-            os.chmod(tmp, 0o666 & ~_umask())
+        if not private:
+            with contextlib.suppress(OSError):  # the usual permissions (mkstemp uses 0600)
+                os.chmod(tmp, 0o666 & ~_umask())
         os.replace(tmp, target)
     except BaseException:
         with contextlib.suppress(OSError):
@@ -94,8 +98,8 @@ def _umask() -> int:
     return mask
 
 
-def write_bytes(path: str | Path, data: bytes) -> None:
-    with atomic_open(path, "wb") as f:
+def write_bytes(path: str | Path, data: bytes, private: bool = False) -> None:
+    with atomic_open(path, "wb", private=private) as f:
         f.write(data)
 
 

@@ -8,8 +8,12 @@ from aiokafka import AIOKafkaConsumer, TopicPartition
 from aiokafka.admin import AIOKafkaAdminClient
 from aiokafka.structs import ConsumerRecord
 
+from lastmile.io.kafka_access import KafkaAccess
 
-async def topic_partitions(bootstrap: str, topic: str, wait_s: float = 0.0) -> list[TopicPartition]:
+
+async def topic_partitions(
+    kafka: KafkaAccess | str, topic: str, wait_s: float = 0.0
+) -> list[TopicPartition]:
     """The partitions of `topic`, from the broker's metadata; [] when it does not exist.
 
     A consumer does not know them right after `start()`: aiokafka (0.13 on) bootstraps with a
@@ -20,7 +24,7 @@ async def topic_partitions(bootstrap: str, topic: str, wait_s: float = 0.0) -> l
     asks the admin client for *all* topics, which creates nothing. With `wait_s` it retries
     until the topic is there (just created elsewhere) or the time is up.
     """
-    admin = AIOKafkaAdminClient(bootstrap_servers=bootstrap)
+    admin = AIOKafkaAdminClient(**KafkaAccess.of(kafka).client_kwargs())
     await admin.start()
     try:
         loop = asyncio.get_running_loop()
@@ -37,13 +41,17 @@ async def topic_partitions(bootstrap: str, topic: str, wait_s: float = 0.0) -> l
         await admin.close()
 
 
-async def read_topic(bootstrap: str, topic: str, timeout_s: float = 30.0) -> list[ConsumerRecord]:
+async def read_topic(
+    kafka: KafkaAccess | str, topic: str, timeout_s: float = 30.0
+) -> list[ConsumerRecord]:
     """Every record on a topic up to its end offsets at the time of the call ([] if none)."""
-    parts = await topic_partitions(bootstrap, topic)
+    parts = await topic_partitions(kafka, topic)
     if not parts:
         return []
     consumer = AIOKafkaConsumer(
-        bootstrap_servers=bootstrap, enable_auto_commit=False, auto_offset_reset="earliest"
+        **KafkaAccess.of(kafka).client_kwargs(),
+        enable_auto_commit=False,
+        auto_offset_reset="earliest",
     )
     await consumer.start()
     try:

@@ -115,6 +115,12 @@ class Keys:
     def api_keys(self) -> str:
         return f"{self.prefix}:api:keys"
 
+    @property
+    def api_records(self) -> str:
+        """SCAN pattern of the API's own records (keys, cases, webhooks, rate limits): what
+        only Redis holds (docs/redis.md, backups)."""
+        return f"{self.prefix}:api:*"
+
     def rate_limit(self, key_id: str) -> str:
         return f"{self.prefix}:api:rl:{key_id}"
 

@@ -122,13 +122,21 @@ def review(
             fail("give --from and --to (or --schedule) when reading Redis")
         from redis.exceptions import RedisError
 
+        from lastmile.io.redis_client import redis_options, shown_url
+        from lastmile.io.secret_files import SecretFileError
+
+        try:
+            options = redis_options(settings)
+        except SecretFileError as exc:
+            fail(str(exc), "fix the LASTMILE_* variable it names")
         try:
             pair = asyncio.run(
-                redis_pair(settings.redis_url, settings.redis_prefix, net, cfg, period)
+                redis_pair(settings.redis_url, settings.redis_prefix, net, cfg, period, options)
             )
         except (OSError, RedisError) as exc:
             fail(
-                f"reading Redis at {settings.redis_url} failed: {type(exc).__name__}: {exc}",
+                f"reading Redis at {shown_url(settings.redis_url)} failed: "
+                f"{type(exc).__name__}: {exc}",
                 "is the stack up? `make up`",
                 code=1,
             )
@@ -138,7 +146,7 @@ def review(
         where = (
             "the replayed log"
             if scans
-            else f"Redis at {settings.redis_url} (prefix {settings.redis_prefix})"
+            else f"Redis at {shown_url(settings.redis_url)} (prefix {settings.redis_prefix})"
         )
         fail(
             f"no data for {period.label()} in {where}"

@@ -43,12 +43,17 @@ def replay_pair(replay: Replay, period: Period) -> tuple[Collected, Collected]:
 
 
 async def redis_pair(
-    url: str, prefix: str, network: Network, config: RuleConfig, period: Period
+    url: str,
+    prefix: str,
+    network: Network,
+    config: RuleConfig,
+    period: Period,
+    options: dict[str, Any] | None = None,
 ) -> tuple[Collected, Collected]:
     from lastmile.io.redis_client import connect
     from lastmile.review.redis_source import collect_redis
 
-    redis = connect(url, max_connections=4, decode_responses=False)
+    redis = connect(url, max_connections=4, decode_responses=False, options=options)
     try:
         cur = await collect_redis(redis, network, config, period, prefix)
         prev = await collect_redis(redis, network, config, period.previous(), prefix)

@@ -32,7 +32,8 @@ from prometheus_client import generate_latest
 from lastmile.domain.network import Network
 from lastmile.domain.rules import RuleConfig
 from lastmile.io.codec import decode_signoffs
-from lastmile.io.redis_client import connect
+from lastmile.io.kafka_access import changelog_topic_configs, faust_app_kwargs, kafka_access
+from lastmile.io.redis_client import connect, redis_options
 from lastmile.metrics import Metrics
 from lastmile.pipeline.couriers import step_couriers
 from lastmile.pipeline.effects import Effects
@@ -89,14 +90,13 @@ class Worker:
 def make_app(settings: Settings) -> faust.App:
     return LastmileApp(
         settings.app_id,
-        broker=f"kafka://{settings.kafka_bootstrap}",
+        **faust_app_kwargs(settings),  # broker, credentials, replication (io/kafka_access.py)
         store=settings.store,
         datadir=settings.data_dir,
         web_host=settings.web_host,
         web_port=settings.web_port,
         web_in_thread=False,
         topic_partitions=settings.partitions,
-        topic_replication_factor=1,
         topic_allow_declare=True,
         key_serializer="raw",
         value_serializer="raw",
@@ -138,6 +138,7 @@ def create_worker(
         max_connections=settings.redis_max_connections,
         timeout_s=settings.redis_timeout_s,
         decode_responses=False,
+        options=redis_options(settings),  # password file, TLS files (io/redis_client.py)
     )
     keys = Keys(settings.redis_prefix)
     writer = ReadModelWriter(redis, keys, config.retention_days)
@@ -148,7 +149,7 @@ def create_worker(
         return await until_ok(operation, call, health)
 
     violation_log = ViolationLog(
-        settings.kafka_bootstrap,
+        kafka_access(settings),
         names.violations,
         lambda items: retry("project_violations", partial(writer.violations, items)),
     )
@@ -171,6 +172,7 @@ def create_worker(
         "partitions": settings.partitions,
         "key_type": str,
         "value_type": bytes,
+        "extra_topic_configs": changelog_topic_configs(settings),
     }
     if settings.store.startswith("rocksdb"):
         table_args["options"] = rocksdb_options(settings.rocksdb_memory_mb)

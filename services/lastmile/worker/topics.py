@@ -2,14 +2,11 @@
 
 from __future__ import annotations
 
-import asyncio
-import contextlib
 import logging
 from dataclasses import dataclass
 
-from aiokafka.admin import AIOKafkaAdminClient, NewTopic
-from aiokafka.errors import KafkaConnectionError, TopicAlreadyExistsError
-
+from lastmile.io.kafka_access import KafkaAccess
+from lastmile.io.kafka_topics import VIOLATIONS_RETENTION, Durability, create_missing_topics
 from lastmile.settings import Settings
 
 log = logging.getLogger(__name__)
@@ -43,7 +40,7 @@ class TopicNames:
 
 
 # violations.v1 is the record of what was published (the gate reads it back): keep it long.
-TOPIC_CONFIGS = {"violations.v1": {"retention.ms": str(400 * 86400 * 1000)}}
+TOPIC_CONFIGS = {"violations.v1": VIOLATIONS_RETENTION}
 
 
 def _configs_for(name: str) -> dict[str, str]:
@@ -54,33 +51,13 @@ def _configs_for(name: str) -> dict[str, str]:
 
 
 async def ensure_topics(
-    bootstrap: str, names: list[str], partitions: int, retries: int = 30
+    kafka: KafkaAccess | str,
+    names: list[str],
+    partitions: int,
+    retries: int = 30,
+    durability: Durability | None = None,
 ) -> list[str]:
     """Create the topics that do not exist yet; returns the names created."""
-    admin = AIOKafkaAdminClient(bootstrap_servers=bootstrap)
-    for attempt in range(retries):
-        try:
-            await admin.start()
-            break
-        except KafkaConnectionError:
-            if attempt == retries - 1:
-                raise
-            await asyncio.sleep(1)
-    try:
-        existing = set(await admin.list_topics())
-        missing = [n for n in names if n not in existing]
-        if missing:
-            new = [
-                NewTopic(
-                    n,
-                    num_partitions=partitions,
-                    replication_factor=1,
-                    topic_configs=_configs_for(n),
-                )
-                for n in missing
-            ]
-            with contextlib.suppress(TopicAlreadyExistsError):  # another worker was quicker
-                await admin.create_topics(new)
-        return missing
-    finally:
-        await admin.close()
+    return await create_missing_topics(
+        kafka, names, partitions, durability or Durability(), _configs_for, retries
+    )

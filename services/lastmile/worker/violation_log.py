@@ -24,6 +24,7 @@ import orjson
 from aiokafka import AIOKafkaConsumer, TopicPartition
 
 from lastmile.io.kafka import topic_partitions
+from lastmile.io.kafka_access import KafkaAccess
 
 log = logging.getLogger(__name__)
 
@@ -45,8 +46,10 @@ def violation_labels(v: dict) -> Labels:
 
 
 class ViolationLog:
-    def __init__(self, bootstrap: str, topic: str, projector: Projector | None = None) -> None:
-        self.bootstrap = bootstrap
+    def __init__(
+        self, kafka: KafkaAccess | str, topic: str, projector: Projector | None = None
+    ) -> None:
+        self.kafka = KafkaAccess.of(kafka)
         self.topic = topic
         self.ids: set[str] = set()
         self.counts: Counter[tuple[str, Labels]] = Counter()  # (publisher, labels) -> count
@@ -76,7 +79,7 @@ class ViolationLog:
     # -- mirror ------------------------------------------------------------------------
     async def start(self) -> None:
         self._consumer = AIOKafkaConsumer(
-            bootstrap_servers=self.bootstrap,
+            **self.kafka.client_kwargs(),
             enable_auto_commit=False,
             auto_offset_reset="earliest",
             isolation_level="read_committed",
@@ -89,7 +92,7 @@ class ViolationLog:
         self._task = asyncio.create_task(self._run(), name="violation-log")
 
     async def _partitions(self) -> list[TopicPartition]:
-        parts = await topic_partitions(self.bootstrap, self.topic, wait_s=10.0)
+        parts = await topic_partitions(self.kafka, self.topic, wait_s=10.0)
         if not parts:
             raise RuntimeError(f"topic {self.topic} not found: was it created?")
         return parts
