@@ -109,6 +109,31 @@ SCAN_CASES: list[tuple[str, dict[str, Any] | list[Any], bool]] = [
         _with(GOOD_SCAN, type="handover", signoff=..., handover={"to_carrier": "EMS"}),
         True,
     ),
+    (
+        "outbound produce with goods",
+        _with(
+            GOOD_SCAN,
+            type="collected",
+            signoff=...,
+            destination={"village": None},
+            goods={"category": "fresh_produce"},
+        ),
+        True,
+    ),
+    (
+        "goods marked perishable",
+        _with(GOOD_SCAN, goods={"category": "food", "perishable": True}),
+        True,
+    ),
+    ("goods null", _with(GOOD_SCAN, goods=None), True),
+    ("unknown goods category", _with(GOOD_SCAN, goods={"category": "livestock"}), False),
+    ("goods without category", _with(GOOD_SCAN, goods={"perishable": True}), False),
+    (
+        "goods perishable as text",
+        _with(GOOD_SCAN, goods={"category": "food", "perishable": "yes"}),
+        False,
+    ),
+    ("goods not an object", _with(GOOD_SCAN, goods="fresh_produce"), False),
     ("integer time", _with(GOOD_SCAN, occurred_at=1762049700), False),
     ("time without offset", _with(GOOD_SCAN, occurred_at="2026-11-02T10:15:00"), False),
     ("date only", _with(GOOD_SCAN, occurred_at="2026-11-02"), False),
@@ -198,6 +223,21 @@ def test_not_json_is_refused_with_a_reason():
     assert err.value.reason == "invalid_json"
 
 
+def test_goods_resolve_the_perishable_flag_and_an_unknown_category_says_why():
+    def decoded(goods: Any) -> tuple[str | None, bool | None]:
+        e = decode_scan(orjson.dumps(_with(GOOD_SCAN, goods=goods)))
+        return e.goods_category, e.perishable
+
+    assert decoded(...) == (None, None)  # no goods: nothing resolved
+    assert decoded({"category": "fresh_produce"}) == ("fresh_produce", True)
+    assert decoded({"category": "fresh_produce", "perishable": False}) == ("fresh_produce", False)
+    assert decoded({"category": "general"}) == ("general", False)
+    assert decoded({"category": "food", "perishable": True}) == ("food", True)
+    with pytest.raises(InvalidMessage) as err:
+        decode_scan(orjson.dumps(_with(GOOD_SCAN, goods={"category": "livestock"})))
+    assert err.value.reason == "bad_enum" and "goods.category" in err.value.detail
+
+
 def test_decoder_reasons_name_the_problem():
     cases = {
         "missing_field": _with(GOOD_SCAN, parcel_id=...),
@@ -241,6 +281,10 @@ FIELD_VALUES = st.one_of(
     st.fixed_dictionaries({"to_carrier": st.text(max_size=20)}),
     st.fixed_dictionaries({"lat": st.integers(-100, 100), "lon": st.integers(-200, 200)}),
     st.lists(st.integers(-1000, 1000), max_size=2),
+    st.fixed_dictionaries(
+        {"category": st.sampled_from(["fresh_produce", "general", "seeds"])},
+        optional={"perishable": st.sampled_from([True, False, None, 1, "no"])},
+    ),
 )
 SCAN_FIELDS = [
     "event_id",
@@ -255,6 +299,7 @@ SCAN_FIELDS = [
     "handover",
     "signoff",
     "fee",
+    "goods",
     "unknown_extra",
 ]
 

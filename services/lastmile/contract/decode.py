@@ -17,8 +17,10 @@ from lastmile.contract.rfc3339 import TimeFormatError, parse_rfc3339
 from lastmile.domain.vocabulary import (
     COMPLAINT_CATEGORIES,
     FEE_REASONS,
+    GOODS_CATEGORIES,
     SCAN_TYPES,
     SIGNOFF_METHODS,
+    resolve_perishable,
 )
 
 if TYPE_CHECKING:
@@ -41,6 +43,7 @@ _SCAN_TYPES = frozenset(SCAN_TYPES)
 _SIGNOFF = frozenset(SIGNOFF_METHODS)
 _FEE_REASONS = frozenset(FEE_REASONS)
 _CATEGORIES = frozenset(COMPLAINT_CATEGORIES)
+_GOODS = frozenset(GOODS_CATEGORIES)
 
 
 class InvalidMessage(ValueError):
@@ -221,6 +224,17 @@ def _fast_scan(obj: dict[str, Any]) -> ScanEvent | None:
         to_carrier = hand.get("to_carrier")
         if type(to_carrier) is not str or not 0 < len(to_carrier) <= 16:
             return None
+    goods_category = perishable = None
+    goods = g("goods")
+    if goods is not None:
+        if type(goods) is not dict:
+            return None
+        goods_category, flag = goods.get("category"), goods.get("perishable")
+        if type(goods_category) is not str or goods_category not in _GOODS:
+            return None
+        if flag is not None and type(flag) is not bool:
+            return None
+        perishable = resolve_perishable(goods_category, flag)
     when, ts = parsed
     return ScanEvent(
         event_id,
@@ -241,6 +255,8 @@ def _fast_scan(obj: dict[str, Any]) -> ScanEvent | None:
         signoff,
         fee_amount,
         fee_reason,
+        goods_category,
+        perishable,
     )
 
 
@@ -308,6 +324,8 @@ def _careful_scan(obj: dict[str, Any]) -> ScanEvent:
         if type(fee_reason) is not str or fee_reason not in _FEE_REASONS:
             raise InvalidMessage("bad_enum", "fee.reason is not a fee reason")
 
+    goods_category, perishable = _goods(obj)
+
     if stype == "delivered" and signoff is None:
         raise InvalidMessage("missing_block", "type=delivered requires a signoff block")
     if stype == "fee_charged" and fee_amount is None:
@@ -334,7 +352,25 @@ def _careful_scan(obj: dict[str, Any]) -> ScanEvent:
         signoff,
         fee_amount,
         fee_reason,
+        goods_category,
+        perishable,
     )
+
+
+def _goods(obj: dict[str, Any]) -> tuple[str | None, bool | None]:
+    """The optional ``goods`` block: (category, resolved perishable flag) or (None, None)."""
+    goods = _block(obj, "goods")
+    if goods is None:
+        return None, None
+    category = goods.get("category")
+    if category is None:
+        raise InvalidMessage("missing_field", "goods.category is required")
+    if type(category) is not str or category not in _GOODS:
+        raise InvalidMessage("bad_enum", f"goods.category {str(category)[:32]!r} is not a category")
+    flag = goods.get("perishable")
+    if flag is not None and type(flag) is not bool:
+        raise InvalidMessage("wrong_type", "goods.perishable must be true or false")
+    return category, resolve_perishable(category, flag)
 
 
 def decode_scan(raw: bytes | str) -> ScanEvent:

@@ -26,6 +26,7 @@ from lastmile.contract.rfc3339 import parse_rfc3339
 from lastmile.domain.vocabulary import (
     COMPLAINT_CATEGORIES,
     FEE_REASONS,
+    GOODS_CATEGORIES,
     SCAN_TYPES,
     SEVERITIES,
     SIGNOFF_METHODS,
@@ -46,6 +47,7 @@ ScanType = Literal[
 SignoffMethod = Literal["recipient", "proxy", "locker", "station"]
 FeeReason = Literal["delivery_surcharge", "cod_payment", "other"]
 ComplaintCategory = Literal["not_received", "extra_fee", "not_delivered_to_address", "other"]
+GoodsCategory = Literal["fresh_produce", "food", "documents", "general", "other"]
 ViolationType = Literal["wrong_address", "false_signoff", "extra_fee"]
 Severity = Literal["low", "medium", "high"]
 
@@ -55,6 +57,7 @@ for _literal, _codes in (
     (SignoffMethod, SIGNOFF_METHODS),
     (FeeReason, FEE_REASONS),
     (ComplaintCategory, COMPLAINT_CATEGORIES),
+    (GoodsCategory, GOODS_CATEGORIES),
     (ViolationType, VIOLATION_TYPES),
     (Severity, SEVERITIES),
 ):
@@ -111,6 +114,13 @@ class Fee(_Message):
     reason: FeeReason
 
 
+class Goods(_Message):
+    """What the parcel carries (contract §7); optional, backwards compatible."""
+
+    category: GoodsCategory
+    perishable: bool | None = None
+
+
 class Scan(_Message):
     """scan.v1: one scan of one parcel by one courier firm."""
 
@@ -126,6 +136,7 @@ class Scan(_Message):
     handover: Handover | None = None
     signoff: Signoff | None = None
     fee: Fee | None = None
+    goods: Goods | None = None
 
     @model_validator(mode="after")
     def _required_block(self) -> Scan:

@@ -31,6 +31,8 @@ class ScanEvent(NamedTuple):
     signoff: str | None = None  # delivered
     fee_amount: float | None = None  # fee_charged
     fee_reason: str | None = None
+    goods_category: str | None = None  # contract §7 `goods.category`; None without `goods`
+    perishable: bool | None = None  # resolved: see vocabulary.is_perishable
 
     @property
     def sort_key(self) -> tuple[float, str]:

@@ -27,5 +27,16 @@ COMPLAINT_CATEGORIES: tuple[str, ...] = (
     "not_delivered_to_address",
     "other",
 )
+# what an outbound parcel carries (contract §7; 农产品上行: farm produce going out)
+GOODS_CATEGORIES: tuple[str, ...] = ("fresh_produce", "food", "documents", "general", "other")
+PERISHABLE_BY_DEFAULT = frozenset({"fresh_produce"})  # unless the scan says perishable: false
 VIOLATION_TYPES: tuple[str, ...] = ("wrong_address", "false_signoff", "extra_fee")
 SEVERITIES: tuple[str, ...] = ("low", "medium", "high")
+
+
+def resolve_perishable(category: str, flag: bool | None) -> bool:
+    """Contract §7: fresh produce is perishable unless marked ``perishable: false``; any
+    other category only when marked ``perishable: true``."""
+    if flag is not None:
+        return flag
+    return category in PERISHABLE_BY_DEFAULT
