@@ -47,6 +47,17 @@ def detect(
     summary_json: Annotated[
         str | None, typer.Option("--summary-json", help="also write the summary as JSON")
     ] = None,
+    indicators: Annotated[
+        str | None,
+        typer.Option("--indicators", help="also write the indicators (contract §6, §7) as JSON"),
+    ] = None,
+    as_of: Annotated[
+        str | None,
+        typer.Option(
+            "--as-of",
+            help="processing time, RFC 3339 (clock skew, detected_at); default: now",
+        ),
+    ] = None,
 ) -> None:
     """Run the rulebook over JSONL exports; write each violation once."""
     from lastmile.commands.detect import print_summary, run_detect
@@ -67,9 +78,19 @@ def detect(
                 ("--network", network),
                 ("--config", config),
             ],
-            [("--out", out), ("--dlq", dlq), ("--summary-json", summary_json)],
+            [
+                ("--out", out),
+                ("--dlq", dlq),
+                ("--summary-json", summary_json),
+                ("--indicators", indicators),
+            ],
         )
-        for option, path in (("--out", out), ("--dlq", dlq), ("--summary-json", summary_json)):
+        for option, path in (
+            ("--out", out),
+            ("--dlq", dlq),
+            ("--summary-json", summary_json),
+            ("--indicators", indicators),
+        ):
             check_writable(option, path)
     except SamePathError as exc:
         fail(str(exc), "write the outputs to other paths")
@@ -77,10 +98,22 @@ def detect(
         fail(f"{exc.filename}: {exc.strerror}", "choose a path you can write", code=1)
     if out == "-" and dlq == "-":
         fail("--out and --dlq cannot both be stdout")
-    summary = run_detect(net, cfg, scans, complaints, out, dlq)
+    processing_time = None
+    if as_of is not None:
+        from lastmile.contract.rfc3339 import TimeFormatError, parse_rfc3339
+
+        try:
+            processing_time = parse_rfc3339(as_of)
+        except TimeFormatError as exc:
+            fail(
+                f"--as-of {as_of!r}: {exc}", "give an RFC 3339 time, e.g. 2024-06-10T00:00:00+08:00"
+            )
+    summary = run_detect(net, cfg, scans, complaints, out, dlq, processing_time)
     print_summary(summary)
     if summary_json:
         write_bytes(summary_json, orjson.dumps(summary, option=orjson.OPT_INDENT_2))
+    if indicators:
+        write_bytes(indicators, orjson.dumps(summary["indicators"], option=orjson.OPT_INDENT_2))
 
 
 @app.command()

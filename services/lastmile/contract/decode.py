@@ -373,6 +373,27 @@ def _goods(obj: dict[str, Any]) -> tuple[str | None, bool | None]:
     return category, resolve_perishable(category, flag)
 
 
+UNKNOWN_CARRIER = "unknown"
+
+
+def carrier_of_invalid(raw: bytes | str | None) -> str:
+    """Best effort: the ``carrier`` a refused message names, else ``unknown``.
+
+    Only a printable string of 1-16 characters (a carrier code) is taken, so a hostile
+    message cannot make an unbounded metric label out of anything longer.
+    """
+    if not raw:
+        return UNKNOWN_CARRIER
+    try:
+        obj = orjson.loads(raw)
+    except orjson.JSONDecodeError:
+        return UNKNOWN_CARRIER
+    carrier = obj.get("carrier") if type(obj) is dict else None
+    if type(carrier) is str and 0 < len(carrier) <= 16 and carrier.isprintable():
+        return carrier
+    return UNKNOWN_CARRIER
+
+
 def decode_scan(raw: bytes | str) -> ScanEvent:
     """Decode and validate one raw scan.v1 message; raise InvalidMessage with the reason."""
     return scan_from_obj(_load(raw))
