@@ -129,8 +129,22 @@ def simulate(
     rate: Annotated[
         list[str] | None, typer.Option("--rate", help="injection rate, RULE=FRACTION (repeatable)")
     ] = None,
+    stalled_perishable: Annotated[
+        int, typer.Option("--stalled-perishable", min=0, help="perishable parcels to stall")
+    ] = 0,
+    silent_points: Annotated[
+        int, typer.Option("--silent-points", min=0, help="village points that never scan")
+    ] = 0,
+    missing_gps_carrier: Annotated[
+        str | None, typer.Option("--missing-gps-carrier", help="carrier signing without GPS")
+    ] = None,
+    skewed_clock_carrier: Annotated[
+        str | None,
+        typer.Option("--skewed-clock-carrier", help="carrier dating outbound scans years ahead"),
+    ] = None,
 ) -> None:
     """Synthetic county traffic with injected violations and a ground-truth file."""
+    from lastmile.simulator import DataFaults
     from lastmile.simulator.command import run_simulate_command
 
     rates: dict[str, float] = {}
@@ -159,7 +173,10 @@ def simulate(
     except SamePathError as exc:
         fail(str(exc), "choose another --out directory")
     try:
-        run_simulate_command(network, days, parcels_per_day, seed, out, start, rates)
+        faults = DataFaults(
+            stalled_perishable, silent_points, missing_gps_carrier, skewed_clock_carrier
+        )
+        run_simulate_command(network, days, parcels_per_day, seed, out, start, rates, faults)
     except ValueError as exc:
         fail(str(exc))
 

@@ -10,7 +10,7 @@ from pathlib import Path
 from typing import Any
 
 from lastmile.domain.network import load_network
-from lastmile.simulator import Progress, simulate, write_simulation
+from lastmile.simulator import DataFaults, Progress, simulate, write_simulation
 from lastmile.simulator.rates import InjectionRates
 
 _LABELS = {"parcels": "simulating parcels", "lines": "laying out lines", "write": "writing files"}
@@ -58,6 +58,7 @@ def run_simulate_command(
     out_dir: str,
     start: str | None,
     rates: dict[str, float],
+    faults: DataFaults | None = None,
 ) -> dict[str, Any]:
     """Simulate and write scans.jsonl, complaints.jsonl, truth.jsonl, truth_summary.json into
     out_dir; return the summary. Bad arguments raise ValueError (NetworkError is one)."""
@@ -73,6 +74,7 @@ def run_simulate_command(
             start=first,
             rates=injection,
             progress=report,
+            faults=faults,
         )
         if report is not None:
             report("write", 0, 1)
