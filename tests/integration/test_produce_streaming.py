@@ -1,0 +1,140 @@
+"""Contract §7 on the real stack: the worker's metrics and Redis read models give exactly
+``detect``'s outbound and data-quality indicators, and name the injected faults.
+
+Nine simulated days (a silent point needs seven) of a small Yiyuan, with stalled
+perishable parcels, silent points, a carrier signing without GPS and one whose clock runs
+years ahead. Processing time is the wall clock in both: the worker's when it takes a
+batch, ``detect``'s when it runs (no ``--as-of``).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import orjson
+import pytest
+from prometheus_client.parser import text_string_to_metric_families
+from workers import NETWORK, Scenario
+
+from lastmile.domain.outbound import outbound_figures
+from lastmile.domain.rules import RuleConfig
+from lastmile.io.redis_client import connect
+from lastmile.readmodel.keys import Keys
+from lastmile.readmodel.produce import ProduceReader
+from lastmile.worker.produce_gauges import days_back
+
+FAULTS = ("--stalled-perishable", "4", "--silent-points", "3")
+CARRIERS = ("--missing-gps-carrier", "JT", "--skewed-clock-carrier", "STO")
+
+
+def cli(*args: str) -> None:
+    subprocess.run([sys.executable, "-m", "lastmile.cli", *args], check=True, capture_output=True)
+
+
+@pytest.fixture(scope="module")
+def county(tmp_path_factory) -> Path:
+    out = tmp_path_factory.mktemp("produce")
+    cli("simulate", "--network", str(NETWORK), "--days", "9", "--parcels-per-day", "200",
+        "--seed", "21", "--out", str(out), *FAULTS, *CARRIERS)  # fmt: skip
+    cli("detect", "--network", str(NETWORK), "--scans", str(out / "scans.jsonl"),
+        "--out", str(out / "detected.jsonl"), "--indicators", str(out / "indicators.json"))  # fmt: skip
+    return out
+
+
+def samples(text: str) -> dict[str, dict[tuple[tuple[str, str], ...], float]]:
+    """metric sample name → sorted labels → value."""
+    out: dict[str, dict[tuple[tuple[str, str], ...], float]] = {}
+    for family in text_string_to_metric_families(text):
+        for s in family.samples:
+            out.setdefault(s.name, {})[tuple(sorted(s.labels.items()))] = s.value
+    return out
+
+
+def by(metric: dict, label: str) -> dict[str, float]:
+    return {dict(k)[label]: v for k, v in metric.items()}
+
+
+def wait_processed(scenario: Scenario, port: int, lines: int, timeout: float = 60) -> dict:
+    topic = scenario.prefix + "scans.v1"
+    deadline = time.monotonic() + timeout
+    while True:
+        m = samples(scenario.metrics(port))
+        done = by(m.get("lastmile_events_processed_total", {}), "topic").get(topic, 0)
+        if done >= lines or time.monotonic() > deadline:
+            assert done == lines, f"processed {done} of {lines} scan lines"
+            return samples(scenario.metrics(port))  # the gauges refresh at every scrape
+        time.sleep(1.0)
+
+
+def test_streamed_indicators_equal_detect_and_name_the_injected_faults(
+    kafka_bootstrap, redis_url, tmp_path, county
+):
+    expected = orjson.loads((county / "indicators.json").read_bytes())
+    truth = orjson.loads((county / "truth_summary.json").read_bytes())["data_faults"]["truth"]
+    out, dq = expected["outbound"], expected["data_quality"]
+    lines = sum(1 for _ in (county / "scans.jsonl").open("rb"))
+    scenario = Scenario(kafka_bootstrap, redis_url, tmp_path)
+    try:
+        _, port = scenario.start_worker()
+        scenario.publish(county / "scans.jsonl")
+        m = wait_processed(scenario, port, lines)
+    finally:
+        scenario.stop_all()
+
+    # outbound produce per town: what detect says, and the stalled parcels the truth injected
+    for metric, key in (
+        ("lastmile_outbound_parcels", "collected"),
+        ("lastmile_outbound_perishable_parcels", "perishable"),
+        ("lastmile_perishable_stalled_parcels", "perishable_stalled_now"),
+        ("lastmile_perishable_stalled_ever_parcels", "perishable_stalled_ever"),
+    ):
+        got = {t: v for t, v in by(m[metric], "town").items() if v}
+        assert got == {t: g[key] for t, g in out["by_town"].items() if g[key]}, metric
+    assert [s["parcel_id"] for s in out["stalled_now"]] == truth["perishable_stalled_now"]
+    assert [s["parcel_id"] for s in out["stalled_ever"]] == truth["perishable_stalled_ever"]
+    ratio = by(m["lastmile_perishable_out_within_target_ratio"], "town")
+    assert ratio == {t: g["perishable_out_share"] for t, g in out["by_town"].items()
+                     if g["perishable_out_share"] is not None}  # fmt: skip
+
+    # silent points: exactly detect's, and every injected one among them
+    silent = {dict(k)["point"] for k in m.get("lastmile_silent_village_point", {})}
+    assert silent == {p["point"] for p in dq["silent_points"]}
+    assert set(truth["silent_points"]) <= silent
+
+    # data quality per carrier: the counters equal detect's counts
+    carriers = dq["by_carrier"]
+    for metric, key in (
+        ("lastmile_signoffs_without_location_total", "delivered_without_location"),
+        ("lastmile_scans_clock_skewed_total", "clock_skewed"),
+        ("lastmile_repeated_events_total", "repeated"),
+    ):
+        got = {c: v for c, v in by(m.get(metric, {}), "carrier").items() if v}
+        assert got == {c: q[key] for c, q in carriers.items() if q[key]}, metric
+    assert set(by(m["lastmile_scans_clock_skewed_total"], "carrier")) == {"STO"}
+    invalid = {
+        (dict(k)["carrier"], dict(k)["reason"]): v
+        for k, v in m["lastmile_invalid_scans_by_carrier_total"].items()
+    }
+    assert invalid == {
+        (c, r): n for c, q in carriers.items() for r, n in q["invalid_by_reason"].items()
+    }
+    unlocated = by(m["lastmile_signoffs_without_location_total"], "carrier")
+    assert max(unlocated, key=unlocated.__getitem__) == "JT"
+
+    # the Redis read model holds the same outbound facts, down to each village and parcel
+    async def from_redis() -> dict:
+        redis = connect(redis_url, decode_responses=False)
+        try:
+            reader = ProduceReader(redis, Keys(scenario.name))
+            _, clock = await reader.activity()
+            assert clock.newest == dq["data_clock"]["now_ts"]
+            parcels = await reader.outbound(days_back(clock.newest, 30))
+            return outbound_figures(parcels, RuleConfig(), clock.newest)
+        finally:
+            await redis.aclose()
+
+    assert asyncio.run(from_redis()) == out
