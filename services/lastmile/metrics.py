@@ -78,8 +78,9 @@ class ProduceMetrics:
     """Contract §7: outbound farm produce (农产品上行) and data quality.
 
     Per-carrier counters move with each batch; per-town gauges are recomputed from the
-    Redis read model (so every worker reports the county's figures). ``silent_village_point``
-    names points: bounded by the network file, set only for the silent ones.
+    Redis read model (so every worker reports the county's figures). Which points are
+    silent and which parcels stalled is per-point and per-parcel detail: the reviews and
+    the read model name them, never a label.
     """
 
     signoffs_without_location: Counter
@@ -94,7 +95,6 @@ class ProduceMetrics:
     first_mile_median: Gauge
     first_mile_p90: Gauge
     silent_points: Gauge
-    silent_point: Gauge
 
     @classmethod
     def create(cls, r: CollectorRegistry) -> ProduceMetrics:
@@ -154,12 +154,6 @@ class ProduceMetrics:
             ),
             silent_points=town_gauge(
                 "lastmile_silent_village_points", "Village points with no scan for 7 days."
-            ),
-            silent_point=Gauge(
-                "lastmile_silent_village_point",
-                "1 for each silent village point (bounded by the network file).",
-                ("town", "point"),
-                registry=r,
             ),
         )
 

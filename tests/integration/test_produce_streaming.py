@@ -20,6 +20,8 @@ import pytest
 from prometheus_client.parser import text_string_to_metric_families
 from workers import NETWORK, Scenario
 
+from lastmile.domain.data_quality import silent_points
+from lastmile.domain.network import load_network
 from lastmile.domain.outbound import outbound_figures
 from lastmile.domain.rules import RuleConfig
 from lastmile.io.redis_client import connect
@@ -100,10 +102,8 @@ def test_streamed_indicators_equal_detect_and_name_the_injected_faults(
     assert ratio == {t: g["perishable_out_share"] for t, g in out["by_town"].items()
                      if g["perishable_out_share"] is not None}  # fmt: skip
 
-    # silent points: exactly detect's, and every injected one among them
-    silent = {dict(k)["point"] for k in m.get("lastmile_silent_village_point", {})}
-    assert silent == {p["point"] for p in dq["silent_points"]}
-    assert set(truth["silent_points"]) <= silent
+    # silent points per town: detect's counts (the read model names them, below)
+    assert by(m["lastmile_silent_village_points"], "town") == dq["silent_points_by_town"]
 
     # data quality per carrier: the counters equal detect's counts
     carriers = dq["by_carrier"]
@@ -130,11 +130,16 @@ def test_streamed_indicators_equal_detect_and_name_the_injected_faults(
         redis = connect(redis_url, decode_responses=False)
         try:
             reader = ProduceReader(redis, Keys(scenario.name))
-            _, clock = await reader.activity()
+            points, clock = await reader.activity()
             assert clock.newest == dq["data_clock"]["now_ts"]
             parcels = await reader.outbound(days_back(clock.newest, 30))
-            return outbound_figures(parcels, RuleConfig(), clock.newest)
+            silent = silent_points(points, network, clock.first, clock.newest, RuleConfig())
+            return outbound_figures(parcels, RuleConfig(), clock.newest), silent
         finally:
             await redis.aclose()
 
-    assert asyncio.run(from_redis()) == out
+    network = load_network(NETWORK)
+    figures, silent = asyncio.run(from_redis())
+    assert figures == out
+    assert silent == dq["silent_points"]
+    assert set(truth["silent_points"]) <= {p["point"] for p in silent}

@@ -82,6 +82,3 @@ async def refresh_produce(
                 with suppress(KeyError):
                     gauge.remove(town)
         m.silent_points.labels(town).set(sum(1 for p in silent if p["town"] == town))
-    m.silent_point.clear()
-    for p in silent:
-        m.silent_point.labels(p["town"], p["point"]).set(1)
