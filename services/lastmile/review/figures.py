@@ -17,6 +17,7 @@ from lastmile.domain.network import Network
 from lastmile.domain.rules import RULES, RuleConfig
 from lastmile.domain.vocabulary import COMPLAINT_CATEGORIES
 from lastmile.review.collected import TYPES, UNKNOWN, Collected, ViolationRef
+from lastmile.review.produce import produce_sections
 from lastmile.review.ranking import BRAND_TARGET, METHOD, rank_towns
 
 FORMAT = "lastmile.review.v1"
@@ -315,5 +316,10 @@ def build_review(
         "worst_villages": worst_villages(scope.refs, network, WORST_N),
         "worst_couriers": worst_couriers(scope.refs, salt, WORST_N),
         "ranking": {"method": METHOD, "towns": ranking},
+        **(
+            produce_sections(cur.produce, network, config, cur.period.end_ts, town, carrier)
+            if cur.produce is not None
+            else {}
+        ),
         "notes": notes,
     }

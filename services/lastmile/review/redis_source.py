@@ -15,9 +15,11 @@ from lastmile.domain.indicators import DAY
 from lastmile.domain.network import Network
 from lastmile.domain.rules import RuleConfig
 from lastmile.readmodel.keys import Keys
+from lastmile.readmodel.produce import ProduceReader
 from lastmile.readmodel.reader import Day, ReadModelReader
 from lastmile.review.collected import UNKNOWN, Collected, ViolationRef
 from lastmile.review.period import Period
+from lastmile.review.produce import REDIS_SCOPE, ProduceCollected
 
 REDIS_LIMITS = (
     "dwell at each tier and parcels stuck > 48 h: not in the Redis read models (replay the log)",
@@ -69,6 +71,15 @@ async def collect_redis(
         out.brands[t] = {c for c, ts in brands if window_start < ts <= end}
         if any(ts > end for _, ts in brands):
             later.append(t)
+    produce = ProduceReader(redis, Keys(prefix))
+    point_last, clock = await produce.activity()
+    out.produce = ProduceCollected(
+        await produce.outbound(period.day_list()),
+        await produce.quality(period.day_list()),
+        point_last,
+        clock,
+        REDIS_SCOPE,
+    )
     if later:
         out.notes.append(
             "brand fusion of towns " + ", ".join(later) + ": a carrier last seen after the period "

@@ -11,6 +11,7 @@ from typing import Any
 
 from lastmile.domain.rules import RULES
 from lastmile.review.collected import TYPE_LABELS, TYPES
+from lastmile.review.period import china_day
 
 RULE_LABELS = {
     "left_at_town_or_county": "放在镇/县中心",
@@ -333,8 +334,93 @@ def ranking_table(review: dict[str, Any]) -> Table:
     )
 
 
+def outbound_table(review: dict[str, Any]) -> Table:
+    headers = [
+        "代码 code",
+        "乡镇 town",
+        "上行包裹 produce sent",
+        "生鲜 perishable",
+        "首公里中位数 first mile median h",
+        "首公里P90 first mile p90 h",
+        "滞留生鲜(期末) stalled at end",
+        "曾滞留 ever stalled",
+        "24h出县率 out within 24 h",
+    ]
+    kinds = ["text", "text", "int", "int", "num", "num", "int", "int", "rate"]
+    rows = [
+        [
+            t["code"],
+            t["name"],
+            t["collected"],
+            t["perishable"],
+            t["first_mile_median_h"],
+            t["first_mile_p90_h"],
+            t["perishable_stalled_now"],
+            t["perishable_stalled_ever"],
+            t["perishable_out_share"],
+        ]
+        for t in review["outbound"]["towns"]
+    ]
+    return Table("outbound", "农产品上行 Outbound farm produce", headers, rows, kinds)
+
+
+def stalled_table(review: dict[str, Any]) -> Table:
+    headers = ["包裹 parcel", "乡镇 town", "村 village", "品牌 carrier", "期末仍滞留 at end"]
+    rows = [
+        [s["parcel_id"], s["town"], s["village"], s["carrier"], "yes" if s["stalled_now"] else ""]
+        for s in review["outbound"]["stalled"]
+    ]
+    title = "滞留超12小时的生鲜 Perishable parcels stalled > 12 h"
+    return Table("stalled", title, headers, rows, ["text"] * 5)
+
+
+def quality_table(review: dict[str, Any]) -> Table:
+    headers = [
+        "品牌 carrier",
+        "扫描 scans",
+        "签收 sign-offs",
+        "无定位签收 without GPS",
+        "无定位占比 share",
+        "时钟超前 clock ahead",
+        "重复事件 repeated ids",
+        "无效消息 invalid",
+        "提示 flags",
+    ]
+    kinds = ["text", "int", "int", "int", "rate", "int", "int", "int", "text"]
+    rows = [
+        [
+            c["code"],
+            c["scans"],
+            c["delivered"],
+            c["delivered_without_location"],
+            c["delivered_without_location_share"],
+            c["clock_skewed"],
+            c["repeated"],
+            c["invalid"],
+            ", ".join(c["flags"]),
+        ]
+        for c in review["data_quality"]["carriers"]
+    ]
+    title = f"数据质量 Data quality ({review['data_quality']['scope']})"
+    return Table("data_quality", title, headers, rows, kinds)
+
+
+def silent_table(review: dict[str, Any]) -> Table:
+    headers = ["网点 point", "村 village", "乡镇 town", "最后扫描 last scan"]
+    rows = [
+        [p["point"], f"{p['village_name']} {p['village']}", p["town"], _day(p["last_scan_ts"])]
+        for p in review["data_quality"]["silent_points"]
+    ]
+    title = "一周无扫描网点 Village points silent for 7 days"
+    return Table("silent_points", title, headers, rows, ["text"] * 4)
+
+
+def _day(ts: float | None) -> str | None:
+    return None if ts is None else china_day(ts)
+
+
 def all_tables(review: dict[str, Any]) -> list[Table]:
-    return [
+    tables = [
         towns_table(review),
         ranking_table(review),
         rules_table(review),
@@ -345,6 +431,14 @@ def all_tables(review: dict[str, Any]) -> list[Table]:
         worst_villages_table(review),
         worst_couriers_table(review),
     ]
+    if "outbound" in review:  # contract §7 (both sources give it)
+        tables += [
+            outbound_table(review),
+            stalled_table(review),
+            quality_table(review),
+            silent_table(review),
+        ]
+    return tables
 
 
 def fmt(value: Any, kind: str) -> str:
