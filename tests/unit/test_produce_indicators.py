@@ -19,6 +19,9 @@ from lastmile.domain.network import load_network
 from lastmile.domain.outbound import outbound_figures, outbound_parcel
 from lastmile.domain.path import path_from_events
 from lastmile.domain.rules import ConfigError, RuleConfig, rule_config_from_mapping
+from lastmile.review.figures import build_review
+from lastmile.review.render_md import render_md
+from lastmile.review.replay import collect_replay, load_replay
 from lastmile.simulator import DataFaults, simulate, write_simulation
 
 HOUR_MIN = 60
@@ -140,12 +143,18 @@ def test_bad_produce_thresholds_are_refused_by_name(doc, says):
         rule_config_from_mapping(doc)
 
 
-def test_detect_names_exactly_the_injected_faults(tmp_path):
+@pytest.fixture(scope="module")
+def faulty_county(tmp_path_factory):
+    """Nine days of Yiyuan with every §7 fault injected, and its truth."""
+    out = tmp_path_factory.mktemp("faults")
     net = load_network(YIYUAN)
-    faults = DataFaults(4, 3, "JT", "STO")
-    sim = simulate(net, days=9, parcels_per_day=1200, seed=5, faults=faults)
-    summary = write_simulation(sim, tmp_path)
-    truth = summary["data_faults"]["truth"]
+    sim = simulate(net, days=9, parcels_per_day=600, seed=5, faults=DataFaults(4, 3, "JT", "STO"))
+    truth = write_simulation(sim, out)["data_faults"]["truth"]
+    return net, out, truth
+
+
+def test_detect_names_exactly_the_injected_faults(faulty_county):
+    net, tmp_path, truth = faulty_county
     found = run_detect(
         net, RuleConfig(), str(tmp_path / "scans.jsonl"), None, str(tmp_path / "v.jsonl"), None
     )["indicators"]
@@ -171,3 +180,24 @@ def test_detect_names_exactly_the_injected_faults(tmp_path):
         if now - 7 * 86400 < ts <= now:
             recent.add(obj.get("node_id"))
     assert not silent & recent
+
+
+def test_the_review_names_the_injected_faults(faulty_county):
+    net, tmp_path, truth = faulty_county
+    replay = load_replay(net, RuleConfig(), str(tmp_path / "scans.jsonl"), None)
+    span = replay.span()
+    assert span is not None
+    review = build_review(collect_replay(replay, span), None, net, RuleConfig())
+    stalled = review["outbound"]["stalled"]
+    assert [s["parcel_id"] for s in stalled] == truth["perishable_stalled_ever"]
+    now = [s["parcel_id"] for s in stalled if s["stalled_now"]]
+    assert now == truth["perishable_stalled_now"]
+    by_town = {t["code"]: t["perishable_stalled_ever"] for t in review["outbound"]["towns"]}
+    assert sum(by_town.values()) == len(truth["perishable_stalled_ever"])
+    flags = {c["code"]: c["flags"] for c in review["data_quality"]["carriers"] if c["flags"]}
+    assert flags == {"JT": ["signoffs_without_location"], "STO": ["clock_skewed"]}
+    silent = {p["point"] for p in review["data_quality"]["silent_points"]}
+    assert set(truth["silent_points"]) <= silent
+    # every format shows the sections
+    md = render_md(review)
+    assert "农产品上行 Outbound farm produce" in md and truth["perishable_stalled_now"][0] in md

@@ -402,7 +402,7 @@ def quality_table(review: dict[str, Any]) -> Table:
         for c in review["data_quality"]["carriers"]
     ]
     title = f"数据质量 Data quality ({review['data_quality']['scope']})"
-    return Table("data_quality", title, headers, rows, kinds)
+    return Table("data-quality", title, headers, rows, kinds)
 
 
 def silent_table(review: dict[str, Any]) -> Table:
@@ -412,7 +412,7 @@ def silent_table(review: dict[str, Any]) -> Table:
         for p in review["data_quality"]["silent_points"]
     ]
     title = "一周无扫描网点 Village points silent for 7 days"
-    return Table("silent_points", title, headers, rows, ["text"] * 4)
+    return Table("silent-points", title, headers, rows, ["text"] * 4)
 
 
 def _day(ts: float | None) -> str | None:
