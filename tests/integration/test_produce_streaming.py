@@ -40,10 +40,32 @@ def cli(*args: str) -> None:
 @pytest.fixture(scope="module")
 def county(tmp_path_factory) -> Path:
     out = tmp_path_factory.mktemp("produce")
-    cli("simulate", "--network", str(NETWORK), "--days", "9", "--parcels-per-day", "200",
-        "--seed", "21", "--out", str(out), *FAULTS, *CARRIERS)  # fmt: skip
-    cli("detect", "--network", str(NETWORK), "--scans", str(out / "scans.jsonl"),
-        "--out", str(out / "detected.jsonl"), "--indicators", str(out / "indicators.json"))  # fmt: skip
+    cli(
+        "simulate",
+        "--network",
+        str(NETWORK),
+        "--days",
+        "9",
+        "--parcels-per-day",
+        "200",
+        "--seed",
+        "21",
+        "--out",
+        str(out),
+        *FAULTS,
+        *CARRIERS,
+    )
+    cli(
+        "detect",
+        "--network",
+        str(NETWORK),
+        "--scans",
+        str(out / "scans.jsonl"),
+        "--out",
+        str(out / "detected.jsonl"),
+        "--indicators",
+        str(out / "indicators.json"),
+    )
     return out
 
 
@@ -99,8 +121,11 @@ def test_streamed_indicators_equal_detect_and_name_the_injected_faults(
     assert [s["parcel_id"] for s in out["stalled_now"]] == truth["perishable_stalled_now"]
     assert [s["parcel_id"] for s in out["stalled_ever"]] == truth["perishable_stalled_ever"]
     ratio = by(m["lastmile_perishable_out_within_target_ratio"], "town")
-    assert ratio == {t: g["perishable_out_share"] for t, g in out["by_town"].items()
-                     if g["perishable_out_share"] is not None}  # fmt: skip
+    assert ratio == {
+        t: g["perishable_out_share"]
+        for t, g in out["by_town"].items()
+        if g["perishable_out_share"] is not None
+    }
 
     # silent points per town: detect's counts (the read model names them, below)
     assert by(m["lastmile_silent_village_points"], "town") == dq["silent_points_by_town"]
