@@ -49,7 +49,7 @@ async def test_outbound_facts_quality_counts_points_and_clock_round_trip(keyed, 
     fx = Effects()
     step_parcels(located, lambda *_: None, network, RuleConfig(), RunState(), fx)
     processing = T0.timestamp() + 86400
-    written = step_produce(located, fx, lambda *_: None, network, RuleConfig(), processing)
+    written = step_produce(located, fx, network, RuleConfig(), processing)
     writer = ReadModelWriter(redis, keys)
     for _ in range(2):  # facts, points and clock are idempotent (the counts are not: ADR 0006)
         await writer.write(fx.read_model)

@@ -92,7 +92,7 @@ async def project(redis: Redis, network, events, prefix: str, config: RuleConfig
     for i in range(0, len(events), BATCH):
         batch = [Located(e, "scans.v1", 0) for e in events[i : i + BATCH]]
         fx = step_parcels(batch, lambda pid, _: table.get(pid), network, config, state)
-        step_produce(batch, fx, lambda pid, _: table.get(pid), network, config, NOW.timestamp())
+        step_produce(batch, fx, network, config, NOW.timestamp())
         for paths in fx.states.values():
             table.update(paths)
         await writer.write(fx.read_model)

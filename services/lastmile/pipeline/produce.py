@@ -1,8 +1,7 @@
 """The streaming side of contract §7: outbound produce and data quality, per batch.
 
-``step_produce`` runs after ``step_parcels`` and before the runner applies the batch (the
-stored paths are still the ones before the batch, ``fx.read_model.paths`` the ones after).
-It adds to the batch's ``Effects``:
+``step_produce`` runs after ``step_parcels`` (whose new paths and new-scan counts it reads
+from the batch's ``Effects``) and before the runner applies the batch. It adds:
 
 - ``fx.read_model.produce``: each touched outbound parcel's facts (the record the figures
   are computed from), per-carrier data-quality counts, the newest scan per village point
@@ -21,13 +20,13 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 
 from lastmile.contract.decode import carrier_of_invalid
-from lastmile.domain.data_quality import is_skewed, scan_counts
+from lastmile.domain.data_quality import scan_counts
 from lastmile.domain.events import ScanEvent
 from lastmile.domain.network import Network
 from lastmile.domain.outbound import OutboundParcel, outbound_parcel
 from lastmile.domain.rules import RuleConfig
 from lastmile.pipeline.effects import Effects
-from lastmile.pipeline.parcels import Located, Lookup
+from lastmile.pipeline.parcels import Located
 from lastmile.pipeline.records import DeadLetter
 
 
@@ -51,41 +50,63 @@ class ProduceWrites:
 def step_produce(
     events: Sequence[Located],
     fx: Effects,
-    stored: Lookup,
     network: Network,
     config: RuleConfig,
     processing_ts: float,
 ) -> ProduceWrites:
-    """Outbound facts, data-quality counts, point activity and the data clock of a batch."""
+    """Outbound facts, data-quality counts, point activity and the data clock of a batch.
+
+    Which scans are new is what ``step_parcels`` found: its per-(type, carrier, tier) count
+    of new scans, and its paths (a scan object in a parcel's new path is a new scan; a
+    repeat is not folded in). So this step looks nothing up and folds nothing again.
+    """
     w = ProduceWrites(processing_ts=processing_ts)
-    by_parcel: dict[str, list[Located]] = {}
-    for item in events:
-        if isinstance(item.event, ScanEvent):
-            by_parcel.setdefault(item.event.parcel_id, []).append(item)
+    limit = processing_ts + config.clock_skew_s
     tiers = network.tiers
-    for parcel_id, items in by_parcel.items():
-        before = stored(parcel_id, items[-1].partition)
-        known = {s.event_id for s in before.scans} if before is not None else set()
-        for item in items:
-            e = item.event
-            assert isinstance(e, ScanEvent)
-            if e.event_id in known:
-                w.counts[(e.carrier, "repeated")] += 1
-                continue
-            known.add(e.event_id)
-            for name in scan_counts(e, processing_ts, config):
-                w.counts[(e.carrier, name)] += 1
-            if is_skewed(e, processing_ts, config):
-                continue
-            w.first_ts = min(w.first_ts, e.ts)
-            w.newest_ts = max(w.newest_ts, e.ts)
-            if tiers.get(e.node_id) == "village" and e.ts > w.point_last.get(e.node_id, 0.0):  # type: ignore[arg-type]
-                w.point_last[e.node_id] = e.ts  # type: ignore[index]
-        after = fx.read_model.paths.get(parcel_id)
-        if after is not None:
-            facts = outbound_parcel(after, network)
-            if facts is not None:
-                w.outbound[parcel_id] = facts
+    sent: Counter[str] = Counter()  # scan messages per carrier, repeats included
+    odd: list[ScanEvent] = []  # ahead of processing time, or a sign-off without location
+    first, newest = w.first_ts, w.newest_ts
+    point_last = w.point_last
+    for item in events:
+        e = item.event
+        if type(e) is not ScanEvent:
+            continue
+        sent[e.carrier] += 1
+        ts = e.ts
+        if ts > limit:
+            odd.append(e)
+            continue  # a clock running ahead: no data clock, no point activity
+        if e.type == "delivered" and e.lat is None:
+            odd.append(e)
+        if ts < first:
+            first = ts
+        if ts > newest:
+            newest = ts
+        node = e.node_id
+        if node is not None and tiers.get(node) == "village" and ts > point_last.get(node, 0.0):
+            point_last[node] = ts
+    w.first_ts, w.newest_ts = first, newest
+    counts = w.counts
+    for (stype, carrier, _), n in fx.metrics.scans.items():  # new scans only
+        counts[(carrier, "scans")] += n
+        if stype == "delivered":
+            counts[(carrier, "delivered")] += n
+    for carrier, n in sent.items():
+        repeated = n - counts[(carrier, "scans")]
+        if repeated:
+            counts[(carrier, "repeated")] += repeated
+    paths = fx.read_model.paths
+    for e in odd:
+        path = paths.get(e.parcel_id)
+        if path is None or not any(s is e for s in path.scans):
+            continue  # a repeat: counted once, when it was new
+        for name in scan_counts(e, processing_ts, config):
+            if name in ("delivered_without_location", "clock_skewed"):
+                counts[(e.carrier, name)] += 1
+    for parcel_id, path in paths.items():
+        facts = outbound_parcel(path, network)
+        if facts is not None:
+            w.outbound[parcel_id] = facts
     _invalid(w, fx.dead_letters)
     fx.read_model.produce = w
     fx.metrics.produce = w
