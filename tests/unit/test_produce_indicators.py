@@ -201,3 +201,21 @@ def test_the_review_names_the_injected_faults(faulty_county):
     # every format shows the sections
     md = render_md(review)
     assert "农产品上行 Outbound farm produce" in md and truth["perishable_stalled_now"][0] in md
+
+
+def test_the_alerts_flag_carriers_with_the_rules_file_shares():
+    """The Prometheus alerts cannot read RuleConfig: their numbers must be its defaults."""
+    import yaml
+
+    path = YIYUAN.parents[3] / "deploy/prometheus/lastmile-alerts.yml"
+    rules = {
+        r["alert"]: r["expr"]
+        for g in yaml.safe_load(path.read_text(encoding="utf-8"))["groups"]
+        for r in g["rules"]
+        if "alert" in r
+    }
+    config = RuleConfig()
+    gps = rules["LastmileSignoffsWithoutLocation"]
+    assert f"ratio_increase1d > {config.signoffs_without_location_share}" in gps
+    clocks = rules["LastmileCarrierClockSkewed"]
+    assert f"ratio_increase1h > {config.clock_skewed_share}" in clocks
