@@ -750,40 +750,25 @@ def produce_and_data_quality() -> Board:
     )
     hbar = {"orientation": "horizontal", "displayMode": "gradient", "showUnfilled": True}
     b.row("农产品上行 / Outbound farm produce")
-    b.panel(
-        "stat",
-        "滞留生鲜(全县) / Perishable parcels stalled now",
-        [(f"sum(town:lastmile_perishable_stalled_parcels:max{{{SEL_T}}}) or vector(0)", "")],
-        w=6,
-        h=4,
-        decimals=0,
-        thresholds=[(None, "green"), (1, "red")],
-    )
-    b.panel(
-        "stat",
-        "曾滞留生鲜 / Perishable parcels that ever stalled",
-        [(f"sum(town:lastmile_perishable_stalled_ever_parcels:max{{{SEL_T}}}) or vector(0)", "")],
-        w=6,
-        h=4,
-        decimals=0,
-        thresholds=[(None, "green"), (1, "orange")],
-    )
-    b.panel(
-        "stat",
-        "上行包裹 / Outbound produce parcels",
-        [(f"sum(town:lastmile_outbound_parcels:max{{{SEL_T}}}) or vector(0)", "")],
-        w=6,
-        h=4,
-        decimals=0,
-    )
-    b.panel(
-        "stat",
-        "其中生鲜 / Of them perishable",
-        [(f"sum(town:lastmile_outbound_perishable_parcels:max{{{SEL_T}}}) or vector(0)", "")],
-        w=6,
-        h=4,
-        decimals=0,
-    )
+    for title, rule, alarm in (
+        ("滞留生鲜(全县) / Perishable parcels stalled now", "perishable_stalled_parcels", "red"),
+        (
+            "曾滞留生鲜 / Perishable parcels that ever stalled",
+            "perishable_stalled_ever_parcels",
+            "orange",
+        ),
+        ("上行包裹 / Outbound produce parcels", "outbound_parcels", None),
+        ("其中生鲜 / Of them perishable", "outbound_perishable_parcels", None),
+    ):
+        b.panel(
+            "stat",
+            title,
+            [(f"sum(town:lastmile_{rule}:max{{{SEL_T}}}) or vector(0)", "")],
+            w=6,
+            h=4,
+            decimals=0,
+            thresholds=[(None, "green"), (1, alarm)] if alarm else None,
+        )
     b.panel(
         "bargauge",
         "滞留生鲜(按乡镇) / Perishable stalled > 12 h by town",

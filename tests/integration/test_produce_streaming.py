@@ -10,15 +10,13 @@ batch, ``detect``'s when it runs (no ``--as-of``).
 from __future__ import annotations
 
 import asyncio
-import subprocess
-import sys
 import time
 from pathlib import Path
 
 import orjson
 import pytest
 from prometheus_client.parser import text_string_to_metric_families
-from workers import NETWORK, Scenario
+from workers import NETWORK, Scenario, cli
 
 from lastmile.domain.data_quality import silent_points
 from lastmile.domain.network import load_network
@@ -31,10 +29,6 @@ from lastmile.worker.produce_gauges import days_back
 
 FAULTS = ("--stalled-perishable", "4", "--silent-points", "3")
 CARRIERS = ("--missing-gps-carrier", "JT", "--skewed-clock-carrier", "STO")
-
-
-def cli(*args: str) -> None:
-    subprocess.run([sys.executable, "-m", "lastmile.cli", *args], check=True, capture_output=True)
 
 
 @pytest.fixture(scope="module")

@@ -149,14 +149,13 @@ def split_lines(src: Path, dst_a: Path, dst_b: Path) -> None:
     dst_b.write_bytes(b"".join(lines[half:]))
 
 
+def cli(*args: str) -> None:
+    """Run a `lastmile` command; a failure raises with its output."""
+    subprocess.run([sys.executable, "-m", "lastmile.cli", *args], check=True, capture_output=True)
+
+
 def simulated_traffic(out: Path, seed: int, parcels: int = 1500) -> Path:
     """A simulated Yiyuan day in `out`, with `lastmile detect`'s answer (detected.jsonl, dlq.jsonl)."""
-
-    def cli(*args: str) -> None:
-        subprocess.run(
-            [sys.executable, "-m", "lastmile.cli", *args], check=True, capture_output=True
-        )
-
     cli(
         "simulate",
         "--network",
