@@ -95,3 +95,16 @@ def test_detect_dead_letters_an_unknown_category_with_the_reason(tmp_path):
     sf = summary["indicators"]["data_quality"]["by_carrier"]["SF"]
     assert sf["invalid_by_reason"] == {"bad_enum": 1} and sf["scans"] == 1
     assert summary["indicators"]["outbound"]["totals"]["perishable"] == 1
+
+
+def test_stored_paths_keep_the_goods_and_read_rows_written_before_them():
+    from lastmile.io.codec import decode_path, encode_path
+
+    collected = scan("O9", "collected", 0, "P-APPLE", dest=None, goods=PRODUCE)
+    path = ParcelPath("O9", (collected,))
+    (back,) = decode_path(encode_path(path)).scans
+    assert (back.goods_category, back.perishable) == ("fresh_produce", True)
+    old = orjson.loads(encode_path(path))
+    old[2][0] = old[2][0][:18]  # a row stored before ScanEvent had the goods fields
+    (earlier,) = decode_path(orjson.dumps(old)).scans
+    assert (earlier.goods_category, earlier.perishable) == (None, None)
