@@ -161,4 +161,4 @@ def test_streamed_indicators_equal_detect_and_name_the_injected_faults(
     figures, silent = asyncio.run(from_redis())
     assert figures == out
     assert silent == dq["silent_points"]
-    assert set(truth["silent_points"]) <= {p["point"] for p in silent}
+    assert [p["point"] for p in silent] == truth["silent_points"]

@@ -463,6 +463,43 @@ class _Gen:
             goods["perishable"] = perishable = True
         p.goods, p.perishable = goods, perishable
 
+    def keep_points_active(self) -> None:
+        """With silent points injected, every other point scans in the last two days.
+
+        So that the silent points the monitor finds are exactly the injected ones at any
+        volume: a point that only happened to see no scan in the last week would be silent
+        too. A point whose newest scan is older gets one outbound parcel, collected there on
+        the last day (generated after the others: the rest of the traffic is unchanged).
+        """
+        if not self.silent:
+            return
+        newest: dict[str, int] = {}
+        skewed = self.faults.skewed_clock_carrier
+        for p in self.parcels:
+            if p.kind == "out" and p.carrier == skewed:
+                continue  # dated years ahead (result()): no activity the monitor counts
+            for t, _, _, _, node, *_ in p.scans:
+                if node is not None and t > newest.get(node, -1):
+                    newest[node] = t
+        cutoff = self.base + (self.days - 2) * 86400
+        used = {p.pid for p in self.parcels}
+        f = self.frng
+        carriers = [c for c, _ in CARRIER_SHARES if c != skewed]
+        for pt in self.w.all_points:
+            if pt.id in self.silent or newest.get(pt.id, -1) >= cutoff or pt.village is None:
+                continue
+            v = self.net.villages[pt.village]
+            carrier = f.choice(carriers)
+            pid = ""
+            while not pid or pid in used:
+                pid = WAYBILL_PREFIX.get(carrier, carrier[:3]) + str(f.randrange(10**11, 10**12))
+            used.add(pid)
+            p = Parcel(pid, carrier, self.days - 1, "out", v, v.town, None, None, pt)
+            self.goods(p)
+            self.parcels.append(p)
+            self.outbound(p)
+            self.hn("point_kept_active")
+
     def assign_stalls(self) -> None:
         """Injected stalled perishable parcels: half still waiting at the end, half once."""
         n = self.faults.stalled_perishable
@@ -620,6 +657,7 @@ class _Gen:
                 self.foreign(p)
             if self.progress is not None and i % step == 0:
                 self.progress("parcels", i, total)
+        self.keep_points_active()
         for kind, group in self.bursts:
             self.burst(kind, group)
         if self.progress is not None:
