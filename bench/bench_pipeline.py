@@ -85,7 +85,7 @@ async def run_once(lines: list[tuple[str, str, bytes]], network, batch: int, pro
         located = decode_batch(chunk, fx)
         step_parcels(located, parcels.get, network, config, state, fx)
         if produce:  # contract §7, as the worker runs it (processing time: the fake clock)
-            step_produce(located, fx, network, config, clock_now[0].timestamp())
+            step_produce(located, fx, network, config, clock_now[0].timestamp(), state.watermark)
         expire(state, {m.partition for m in chunk}, config, fx)
         await runner.apply(fx)
         read_model.batches.clear()  # a real writer sends them away

@@ -138,7 +138,7 @@ async def test_outbound_facts_quality_counts_points_and_clock_round_trip(keyed, 
     fx = Effects()
     step_parcels(located, lambda *_: None, network, RuleConfig(), RunState(), fx)
     processing = T0.timestamp() + 86400
-    written = step_produce(located, fx, network, RuleConfig(), processing)
+    written = step_produce(located, fx, network, RuleConfig(), processing, 0.0)
     writer = ReadModelWriter(redis, keys)
     for _ in range(2):  # facts, points and clock are idempotent (the counts are not: ADR 0006)
         await writer.write(fx.read_model)
@@ -149,7 +149,7 @@ async def test_outbound_facts_quality_counts_points_and_clock_round_trip(keyed, 
     points, clock = await reader.activity()
     assert points == {"P-APPLE": events[1].ts, "P-DUNE": events[2].ts}
     assert (clock.first, clock.newest) == (events[0].ts, events[2].ts)
-    quality = await reader.quality([china_day(processing)])
+    quality = await reader.quality([china_day(T0.timestamp())])  # by event day
     assert quality["JT"].counts["delivered_without_location"] == 2  # written twice
     assert quality["SF"].counts["scans"] == 4
     found = {

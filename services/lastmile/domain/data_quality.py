@@ -81,33 +81,70 @@ class DataClock:
         return self.newest > float("-inf")
 
 
+Count = tuple[int, str, str]  # (hour, carrier, counter name or "invalid:<reason>")
+INVALID = "invalid:"
+HOUR_S = 3600
+
+
+def hour_of(ts: float) -> int:
+    """Epoch hour of a time: counts are kept per hour, so any calendar day (China's is
+    whole hours from UTC) is a sum of them."""
+    return int(ts // HOUR_S)
+
+
+def carriers_from_counts(
+    counts: Iterable[tuple[Count, int]], start: float = float("-inf"), end: float = float("inf")
+) -> dict[str, CarrierQuality]:
+    """Per-carrier figures of the hourly counts whose hour starts in [start, end)."""
+    out: dict[str, CarrierQuality] = {}
+    for (hour, carrier, name), n in counts:
+        if not start <= hour * HOUR_S < end:
+            continue
+        q = out.get(carrier)
+        if q is None:
+            q = out[carrier] = CarrierQuality()
+        if name.startswith(INVALID):
+            q.invalid[name.removeprefix(INVALID)] += n
+        else:
+            q.counts[name] += n
+    return out
+
+
 @dataclass
 class DataQualityTally:
-    """The offline collector: fed every valid scan and every refused message of a file."""
+    """The offline collector: fed every valid scan and every refused message of a file, in
+    the file's order (the order they arrived).
+
+    Counts are kept per hour: a scan under the hour of its event time; a scan dated ahead
+    of processing time, and a refused message, under the hour of the newest data seen so
+    far (the data clock), as the worker files them.
+    """
 
     network: Network
     config: RuleConfig
     processing_ts: float  # the file's processing time (``--as-of``)
-    carriers: dict[str, CarrierQuality] = field(default_factory=dict)
+    hourly: Counter[Count] = field(default_factory=Counter)
     point_last: dict[str, float] = field(default_factory=dict)
     clock: DataClock = field(default_factory=DataClock)
     _seen: set[str] = field(default_factory=set)
 
-    def carrier(self, code: str) -> CarrierQuality:
-        q = self.carriers.get(code)
-        if q is None:
-            q = self.carriers[code] = CarrierQuality()
-        return q
+    @property
+    def carriers(self) -> dict[str, CarrierQuality]:
+        return carriers_from_counts(self.hourly.items())
+
+    def _clock_hour(self) -> int:
+        return hour_of(self.clock.newest if self.clock.known else self.processing_ts)
 
     def scan(self, e: ScanEvent) -> None:
-        q = self.carrier(e.carrier)
+        skewed = is_skewed(e, self.processing_ts, self.config)
+        hour = self._clock_hour() if skewed else hour_of(e.ts)
         if e.event_id in self._seen:
-            q.counts["repeated"] += 1
+            self.hourly[(hour, e.carrier, "repeated")] += 1
             return
         self._seen.add(e.event_id)
         for key in scan_counts(e, self.processing_ts, self.config):
-            q.counts[key] += 1
-        if not is_skewed(e, self.processing_ts, self.config):
+            self.hourly[(hour, e.carrier, key)] += 1
+        if not skewed:
             self.clock.see(e.ts)
             if self.network.tiers.get(e.node_id) == "village":
                 point = e.node_id
@@ -117,7 +154,7 @@ class DataQualityTally:
 
     def invalid(self, carrier: str, reason: str) -> None:
         """A refused message (its carrier as ``contract.decode.carrier_of_invalid`` reads it)."""
-        self.carrier(carrier).invalid[reason] += 1
+        self.hourly[(self._clock_hour(), carrier, INVALID + reason)] += 1
 
 
 def scan_counts(e: ScanEvent, processing_ts: float, config: RuleConfig) -> Iterable[str]:

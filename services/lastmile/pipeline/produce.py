@@ -10,17 +10,21 @@ from the batch's ``Effects``) and before the runner applies the batch. It adds:
 - ``fx.metrics.produce``: the same per-carrier counts, for the Prometheus counters.
 
 Processing time (clock skew) is the worker's wall clock when it takes the batch, handed
-in by the caller: the pipeline reads no clock.
+in by the caller: the pipeline reads no clock. Counts are kept per hour, as the offline
+tally keeps them (``DataQualityTally``): a scan under its event hour; a scan dated ahead
+and a refused message under the hour of the worker's watermark (the newest data seen).
 """
 
 from __future__ import annotations
 
+from bisect import bisect_left
 from collections import Counter
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
+from operator import attrgetter, itemgetter
 
 from lastmile.contract.decode import carrier_of_invalid
-from lastmile.domain.data_quality import scan_counts
+from lastmile.domain.data_quality import HOUR_S, INVALID, Count, hour_of
 from lastmile.domain.events import ScanEvent
 from lastmile.domain.network import Network
 from lastmile.domain.outbound import OutboundParcel, outbound_parcel
@@ -29,6 +33,9 @@ from lastmile.pipeline.effects import Effects
 from lastmile.pipeline.parcels import Located
 from lastmile.pipeline.records import DeadLetter
 
+_time_id = itemgetter(5, 0)  # ScanEvent.ts, .event_id: a path's sort key (domain.path)
+_type = attrgetter("type")
+
 
 @dataclass
 class ProduceWrites:
@@ -36,15 +43,21 @@ class ProduceWrites:
     per-carrier counts, which a replayed batch would count again: see read-models.md)."""
 
     outbound: dict[str, OutboundParcel] = field(default_factory=dict)  # parcel → facts
-    counts: Counter[tuple[str, str]] = field(default_factory=Counter)  # carrier, count name
-    invalid: Counter[tuple[str, str]] = field(default_factory=Counter)  # carrier, reason
+    counts: Counter[Count] = field(default_factory=Counter)  # hour, carrier, count name
     point_last: dict[str, float] = field(default_factory=dict)  # village point → newest scan
     first_ts: float = float("inf")  # data clock: scans not ahead of processing time
     newest_ts: float = float("-inf")
     processing_ts: float = 0.0  # the day the counts are kept under
 
     def __bool__(self) -> bool:
-        return bool(self.outbound or self.counts or self.invalid or self.point_last)
+        return bool(self.outbound or self.counts or self.point_last)
+
+    def totals(self) -> Counter[tuple[str, str]]:
+        """(carrier, count name) → n, over the hours."""
+        out: Counter[tuple[str, str]] = Counter()
+        for (_, carrier, name), n in self.counts.items():
+            out[(carrier, name)] += n
+        return out
 
 
 def step_produce(
@@ -53,31 +66,49 @@ def step_produce(
     network: Network,
     config: RuleConfig,
     processing_ts: float,
+    data_ts: float,
 ) -> ProduceWrites:
     """Outbound facts, data-quality counts, point activity and the data clock of a batch.
 
-    Which scans are new is what ``step_parcels`` found: its per-(type, carrier, tier) count
-    of new scans, and its paths (a scan object in a parcel's new path is a new scan; a
-    repeat is not folded in). So this step looks nothing up and folds nothing again.
+    Which scans are new is what ``step_parcels`` found: a scan object of the batch that is in
+    its parcel's new path (found by the path's sort key) is new; a repeat is not folded in.
+    So this step looks nothing up and folds nothing again. ``data_ts`` is the worker's
+    watermark (the newest data).
     """
     w = ProduceWrites(processing_ts=processing_ts)
     limit = processing_ts + config.clock_skew_s
+    clock_hour = hour_of(data_ts if data_ts > 0 else processing_ts)
     tiers = network.tiers
-    sent: Counter[str] = Counter()  # scan messages per carrier, repeats included
-    odd: list[ScanEvent] = []  # ahead of processing time, or a sign-off without location
+    paths = fx.read_model.paths
+    sent: Counter[tuple[int, str]] = Counter()  # (hour, carrier): messages, repeats too
+    new: Counter[tuple[int, str]] = Counter()  # (hour, carrier): new scans
+    delivered: Counter[tuple[int, str]] = Counter()
+    unlocated: Counter[tuple[int, str]] = Counter()
+    skewed: Counter[tuple[int, str]] = Counter()
     first, newest = w.first_ts, w.newest_ts
     point_last = w.point_last
     for item in events:
         e = item.event
         if type(e) is not ScanEvent:
             continue
-        sent[e.carrier] += 1
         ts = e.ts
-        if ts > limit:
-            odd.append(e)
+        ahead = ts > limit
+        key = (clock_hour, e.carrier) if ahead else (int(ts // HOUR_S), e.carrier)
+        sent[key] += 1
+        path = paths.get(e.parcel_id)
+        if path is not None:  # new iff this very object was folded into the new path
+            scans = path.scans
+            i = bisect_left(scans, (ts, e.event_id), key=_time_id)
+            if i < len(scans) and scans[i] is e:
+                new[key] += 1
+                if ahead:
+                    skewed[key] += 1
+                if e.type == "delivered":
+                    delivered[key] += 1
+                    if e.lat is None:
+                        unlocated[key] += 1
+        if ahead:
             continue  # a clock running ahead: no data clock, no point activity
-        if e.type == "delivered" and e.lat is None:
-            odd.append(e)
         if ts < first:
             first = ts
         if ts > newest:
@@ -87,33 +118,29 @@ def step_produce(
             point_last[node] = ts
     w.first_ts, w.newest_ts = first, newest
     counts = w.counts
-    for (stype, carrier, _), n in fx.metrics.scans.items():  # new scans only
-        counts[(carrier, "scans")] += n
-        if stype == "delivered":
-            counts[(carrier, "delivered")] += n
-    for carrier, n in sent.items():
-        repeated = n - counts[(carrier, "scans")]
-        if repeated:
-            counts[(carrier, "repeated")] += repeated
-    paths = fx.read_model.paths
-    for e in odd:
-        path = paths.get(e.parcel_id)
-        if path is None or not any(s is e for s in path.scans):
-            continue  # a repeat: counted once, when it was new
-        for name in scan_counts(e, processing_ts, config):
-            if name in ("delivered_without_location", "clock_skewed"):
-                counts[(e.carrier, name)] += 1
+    for name, found in (
+        ("scans", new),
+        ("delivered", delivered),
+        ("delivered_without_location", unlocated),
+        ("clock_skewed", skewed),
+    ):
+        for (hour, carrier), n in found.items():
+            counts[(hour, carrier, name)] += n
+    for key, n in sent.items():
+        if n > new[key]:
+            counts[(*key, "repeated")] += n - new[key]
     for parcel_id, path in paths.items():
-        facts = outbound_parcel(path, network)
-        if facts is not None:
-            w.outbound[parcel_id] = facts
-    _invalid(w, fx.dead_letters)
+        if "collected" in map(_type, path.scans):  # only then can it be outbound produce
+            facts = outbound_parcel(path, network)
+            if facts is not None:
+                w.outbound[parcel_id] = facts
+    _invalid(w, fx.dead_letters, clock_hour)
     fx.read_model.produce = w
     fx.metrics.produce = w
     return w
 
 
-def _invalid(w: ProduceWrites, letters: Iterable[DeadLetter]) -> None:
+def _invalid(w: ProduceWrites, letters: Iterable[DeadLetter], hour: int) -> None:
     for d in letters:
         if d.kind == "scans":
-            w.invalid[(carrier_of_invalid(d.value), d.reason)] += 1
+            w.counts[(hour, carrier_of_invalid(d.value), INVALID + d.reason)] += 1

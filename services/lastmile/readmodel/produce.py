@@ -7,32 +7,35 @@ read back by the worker's gauges and the reviews (``ProduceReader``). Keys come 
 
 from __future__ import annotations
 
+from collections import Counter
 from collections.abc import Sequence
 from typing import Any
 
 import orjson
 from redis.asyncio import Redis
 
-from lastmile.domain.data_quality import CarrierQuality, DataClock
+from lastmile.domain.data_quality import (
+    HOUR_S,
+    CarrierQuality,
+    Count,
+    DataClock,
+    carriers_from_counts,
+)
 from lastmile.domain.outbound import OutboundParcel
 from lastmile.pipeline.produce import ProduceWrites
 from lastmile.readmodel.codec import china_day, rollup_field, split_field
 from lastmile.readmodel.keys import Keys
 
 _FIRST, _NEWEST = "first", "newest"
-_INVALID = "invalid:"
 
 
 def queue_produce(pipe: Any, k: Keys, w: ProduceWrites) -> None:
     """Add one batch's §7 writes to a pipeline (idempotent but for the per-carrier counts)."""
     for pid, facts in w.outbound.items():
         pipe.hset(k.outbound(china_day(facts.collected_ts)), pid, orjson.dumps(list(facts)))
-    if w.counts or w.invalid:
-        day = k.data_quality(china_day(w.processing_ts))
-        for (carrier, name), n in w.counts.items():
-            pipe.hincrby(day, rollup_field(carrier, name), n)
-        for (carrier, reason), n in w.invalid.items():
-            pipe.hincrby(day, rollup_field(carrier, _INVALID + reason), n)
+    for (hour, carrier, name), n in w.counts.items():
+        day = china_day(hour * HOUR_S)
+        pipe.hincrby(k.data_quality(day), rollup_field(carrier, f"{hour}|{name}"), n)
     if w.point_last:
         pipe.zadd(k.points_seen, w.point_last, gt=True)
     if w.newest_ts > float("-inf"):
@@ -56,20 +59,16 @@ class ProduceReader:
         return out
 
     async def quality(self, days: Sequence[str]) -> dict[str, CarrierQuality]:
-        """Per-carrier data-quality counts summed over these processing days."""
+        """Per-carrier data-quality counts summed over these China days."""
         pipe = self.redis.pipeline(transaction=False)
         for day in days:
             pipe.hgetall(self.keys.data_quality(day))
-        carriers: dict[str, CarrierQuality] = {}
+        counts: Counter[Count] = Counter()
         for raw in await pipe.execute():
             for key, n in raw.items():
-                carrier, name = split_field(key)
-                q = carriers.setdefault(carrier, CarrierQuality())
-                if name.startswith(_INVALID):
-                    q.invalid[name.removeprefix(_INVALID)] += int(n)
-                else:
-                    q.counts[name] += int(n)
-        return carriers
+                carrier, hour, name = split_field(key)
+                counts[(int(hour), carrier, name)] += int(n)
+        return carriers_from_counts(counts.items())
 
     async def activity(self) -> tuple[dict[str, float], DataClock]:
         """Newest scan per village point, and the data clock."""

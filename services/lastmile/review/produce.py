@@ -8,9 +8,10 @@ by the same core functions ``lastmile detect`` uses:
   it perishable, first-mile median and p90, perishable stalled at the end of the period
   (or at the newest data, if earlier) and ever, and the share out within 24 h; the stalled
   parcels by name;
-- **data quality**, per carrier: sign-offs and the share without location, scans dated
-  ahead of processing time, repeated event ids, invalid messages by reason; and the
-  village points silent at the newest data.
+- **data quality**, per carrier, in the period: sign-offs and the share without location,
+  scans dated ahead of processing time, repeated event ids, invalid messages by reason (a
+  scan counts by its event time; one dated ahead, and a refused message, by the newest
+  data when it arrived); and the village points silent at the newest data.
 """
 
 from __future__ import annotations
@@ -23,8 +24,10 @@ from lastmile.domain.network import Network
 from lastmile.domain.outbound import OutboundParcel, outbound_figures
 from lastmile.domain.rules import RuleConfig
 
-REDIS_SCOPE = "per carrier: messages the workers processed on the period's days"
-REPLAY_SCOPE = "per carrier: the whole replayed log (a file has no processing days)"
+SCOPE = (
+    "scans by event time; scans dated ahead of processing time and invalid messages by "
+    "the newest data when they arrived"
+)
 
 
 @dataclass
@@ -33,7 +36,6 @@ class ProduceCollected:
     quality: dict[str, CarrierQuality] = field(default_factory=dict)
     point_last: dict[str, float] = field(default_factory=dict)
     clock: DataClock = field(default_factory=DataClock)
-    quality_scope: str = REDIS_SCOPE
 
 
 def produce_sections(
@@ -71,7 +73,7 @@ def produce_sections(
             ],
         },
         "data_quality": {
-            "scope": pc.quality_scope,
+            "scope": SCOPE,
             "carriers": [{"code": c, **q} for c, q in dq["by_carrier"].items()],
             "silent_points": [
                 p | {"village_name": network.villages[p["village"]].name} for p in silent

@@ -19,7 +19,7 @@ from lastmile.readmodel.produce import ProduceReader
 from lastmile.readmodel.reader import Day, ReadModelReader
 from lastmile.review.collected import UNKNOWN, Collected, ViolationRef
 from lastmile.review.period import Period
-from lastmile.review.produce import REDIS_SCOPE, ProduceCollected
+from lastmile.review.produce import ProduceCollected
 
 REDIS_LIMITS = (
     "dwell at each tier and parcels stuck > 48 h: not in the Redis read models (replay the log)",
@@ -78,7 +78,6 @@ async def collect_redis(
         await produce.quality(period.day_list()),
         point_last,
         clock,
-        REDIS_SCOPE,
     )
     if later:
         out.notes.append(

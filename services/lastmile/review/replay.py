@@ -16,7 +16,7 @@ from datetime import UTC, date, datetime
 from typing import Any
 
 from lastmile.contract.decode import carrier_of_invalid, decode_complaint, decode_scan
-from lastmile.domain.data_quality import DataQualityTally
+from lastmile.domain.data_quality import DataQualityTally, carriers_from_counts
 from lastmile.domain.engine import Detection, ParcelAnalysis
 from lastmile.domain.events import Event, ScanEvent
 from lastmile.domain.facts import hops
@@ -28,7 +28,7 @@ from lastmile.domain.rules import RuleConfig
 from lastmile.io.events import InputStats, read_events
 from lastmile.review.collected import UNKNOWN, Collected, ViolationRef
 from lastmile.review.period import Period, china_day
-from lastmile.review.produce import REPLAY_SCOPE, ProduceCollected
+from lastmile.review.produce import ProduceCollected
 
 
 @dataclass
@@ -154,10 +154,9 @@ def collect_replay(replay: Replay, period: Period) -> Collected:
         tally = replay.tally
         out.produce = ProduceCollected(
             [p for p in facts if p is not None and start <= p.collected_ts < end],
-            tally.carriers,
+            carriers_from_counts(tally.hourly.items(), start, end),
             tally.point_last,
             tally.clock,
-            REPLAY_SCOPE,
         )
     # coverage 通达率 and brand fusion over the coverage window ending with the period
     towns = compute_indicators(replay.analyses, net, cfg, end)["towns"]

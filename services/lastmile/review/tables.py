@@ -401,8 +401,7 @@ def quality_table(review: dict[str, Any]) -> Table:
         ]
         for c in review["data_quality"]["carriers"]
     ]
-    title = f"数据质量 Data quality ({review['data_quality']['scope']})"
-    return Table("data-quality", title, headers, rows, kinds)
+    return Table("data-quality", "数据质量 Data quality", headers, rows, kinds)
 
 
 def silent_table(review: dict[str, Any]) -> Table:

@@ -207,7 +207,7 @@ def create_worker(
         processing_ts = time.time()  # contract §7 clock skew; also caps the watermark
         state.ceiling = processing_ts + config.clock_skew_s
         step_parcels(located, parcels.get, network, config, state, fx)
-        step_produce(located, fx, network, config, processing_ts)
+        step_produce(located, fx, network, config, processing_ts, state.watermark)
         expire(state, {ev.message.partition for ev in batch}, config, fx)
         await runner.apply(fx)
         metrics.last_event_timestamp.set(state.watermark)

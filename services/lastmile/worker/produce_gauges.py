@@ -11,7 +11,7 @@ from __future__ import annotations
 from contextlib import suppress
 from datetime import datetime, timedelta
 
-from lastmile.domain.data_quality import silent_points
+from lastmile.domain.data_quality import INVALID, silent_points
 from lastmile.domain.network import Network
 from lastmile.domain.outbound import outbound_figures
 from lastmile.domain.rules import RuleConfig
@@ -24,15 +24,15 @@ from lastmile.worker.health import REDIS_ERRORS, RedisHealth
 
 def apply_produce(m: ProduceMetrics, w: ProduceWrites) -> None:
     """One batch's per-carrier data-quality counts."""
-    for (carrier, name), n in w.counts.items():
+    for (carrier, name), n in w.totals().items():
         if name == "delivered_without_location":
             m.signoffs_without_location.labels(carrier).inc(n)
         elif name == "clock_skewed":
             m.scans_clock_skewed.labels(carrier).inc(n)
         elif name == "repeated":
             m.repeated_events.labels(carrier).inc(n)
-    for (carrier, reason), n in w.invalid.items():
-        m.invalid_by_carrier.labels(carrier, reason).inc(n)
+        elif name.startswith(INVALID):
+            m.invalid_by_carrier.labels(carrier, name.removeprefix(INVALID)).inc(n)
 
 
 def days_back(now: float, days: float) -> list[str]:
