@@ -1,5 +1,6 @@
 """Contract §7 on the real stack: the worker's metrics and Redis read models give exactly
-``detect``'s outbound and data-quality indicators, and name the injected faults.
+``detect``'s outbound and data-quality indicators, and they and the review read from Redis
+name exactly the injected faults.
 
 Nine simulated days (a silent point needs seven) of a small Yiyuan, with stalled
 perishable parcels, silent points, a carrier signing without GPS and one whose clock runs
@@ -11,6 +12,7 @@ from __future__ import annotations
 
 import asyncio
 import time
+from datetime import timedelta
 from pathlib import Path
 
 import orjson
@@ -25,9 +27,14 @@ from lastmile.domain.rules import RuleConfig
 from lastmile.io.redis_client import connect
 from lastmile.readmodel.keys import Keys
 from lastmile.readmodel.produce import ProduceReader
+from lastmile.review.figures import build_review
+from lastmile.review.period import Period
+from lastmile.review.redis_source import collect_redis
+from lastmile.simulator.generator import DEFAULT_START
 from lastmile.worker.produce_gauges import days_back
 
 FAULTS = ("--stalled-perishable", "4", "--silent-points", "3")
+SIM_DAYS = Period(DEFAULT_START, DEFAULT_START + timedelta(days=8))  # what --days 9 covers
 CARRIERS = ("--missing-gps-carrier", "JT", "--skewed-clock-carrier", "STO")
 
 
@@ -153,12 +160,22 @@ def test_streamed_indicators_equal_detect_and_name_the_injected_faults(
             assert clock.newest == dq["data_clock"]["now_ts"]
             parcels = await reader.outbound(days_back(clock.newest, 30))
             silent = silent_points(points, network, clock.first, clock.newest, RuleConfig())
-            return outbound_figures(parcels, RuleConfig(), clock.newest), silent
+            # the review a regulator reads from Redis, over the simulated days
+            collected = await collect_redis(redis, network, RuleConfig(), SIM_DAYS, scenario.name)
+            review = build_review(collected, None, network, RuleConfig())
+            return outbound_figures(parcels, RuleConfig(), clock.newest), silent, review
         finally:
             await redis.aclose()
 
     network = load_network(NETWORK)
-    figures, silent = asyncio.run(from_redis())
+    figures, silent, review = asyncio.run(from_redis())
     assert figures == out
     assert silent == dq["silent_points"]
     assert [p["point"] for p in silent] == truth["silent_points"]
+    # ... and the review names exactly the injected faults
+    stalled = review["outbound"]["stalled"]
+    assert [s["parcel_id"] for s in stalled] == truth["perishable_stalled_ever"]
+    assert [s["parcel_id"] for s in stalled if s["stalled_now"]] == truth["perishable_stalled_now"]
+    assert [p["point"] for p in review["data_quality"]["silent_points"]] == truth["silent_points"]
+    flags = {c["code"]: c["flags"] for c in review["data_quality"]["carriers"] if c["flags"]}
+    assert flags == {"JT": ["signoffs_without_location"], "STO": ["clock_skewed"]}
