@@ -749,6 +749,14 @@ def produce_and_data_quality() -> Board:
         [TOWN_VAR, CARRIER_VAR],
     )
     hbar = {"orientation": "horizontal", "displayMode": "gradient", "showUnfilled": True}
+
+    def town_bars(title: str, rule: str, **kw: Any) -> None:
+        """One bar per town (with its Chinese name) of a per-town recording rule, now."""
+        series = with_town_name(f"{rule}{{{SEL_T}}}")
+        b.panel(
+            "bargauge", title, [(series, "{{name}} {{town}}")], instant=True, options=hbar, **kw
+        )
+
     b.row("农产品上行 / Outbound farm produce")
     for title, rule, alarm in (
         ("滞留生鲜(全县) / Perishable parcels stalled now", "perishable_stalled_parcels", "red"),
@@ -769,35 +777,19 @@ def produce_and_data_quality() -> Board:
             decimals=0,
             thresholds=[(None, "green"), (1, alarm)] if alarm else None,
         )
-    b.panel(
-        "bargauge",
+    town_bars(
         "滞留生鲜(按乡镇) / Perishable stalled > 12 h by town",
-        [
-            (
-                with_town_name(f"town:lastmile_perishable_stalled_parcels:max{{{SEL_T}}}"),
-                "{{name}} {{town}}",
-            )
-        ],
-        instant=True,
+        "town:lastmile_perishable_stalled_parcels:max",
         decimals=0,
         thresholds=[(None, "green"), (1, "red")],
-        options=hbar,
     )
-    b.panel(
-        "bargauge",
+    town_bars(
         "24小时内出县率 / Perishable out of the county within 24 h",
-        [
-            (
-                with_town_name(f"town:lastmile_perishable_out_within_target:ratio{{{SEL_T}}}"),
-                "{{name}} {{town}}",
-            )
-        ],
-        instant=True,
+        "town:lastmile_perishable_out_within_target:ratio",
         unit="percentunit",
         decimals=1,
         minmax=(0, 1),
         thresholds=[(None, "red"), (0.9, "orange"), (0.98, "green")],
-        options=hbar,
     )
     b.panel(
         "timeseries",
@@ -817,20 +809,12 @@ def produce_and_data_quality() -> Board:
         decimals=0,
         thresholds=[(None, "green"), (1, "orange")],
     )
-    b.panel(
-        "bargauge",
+    town_bars(
         "无扫描网点(按乡镇) / Silent points by town",
-        [
-            (
-                with_town_name(f"town:lastmile_silent_village_points:max{{{SEL_T}}}"),
-                "{{name}} {{town}}",
-            )
-        ],
-        instant=True,
+        "town:lastmile_silent_village_points:max",
         decimals=0,
         thresholds=[(None, "green"), (1, "orange")],
         w=18,
-        options=hbar,
     )
     b.panel(
         "timeseries",

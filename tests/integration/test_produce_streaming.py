@@ -18,7 +18,7 @@ from pathlib import Path
 import orjson
 import pytest
 from prometheus_client.parser import text_string_to_metric_families
-from workers import NETWORK, Scenario, cli
+from workers import NETWORK, Scenario, simulated_traffic
 
 from lastmile.domain.data_quality import silent_points
 from lastmile.domain.network import load_network
@@ -41,33 +41,7 @@ CARRIERS = ("--missing-gps-carrier", "JT", "--skewed-clock-carrier", "STO")
 @pytest.fixture(scope="module")
 def county(tmp_path_factory) -> Path:
     out = tmp_path_factory.mktemp("produce")
-    cli(
-        "simulate",
-        "--network",
-        str(NETWORK),
-        "--days",
-        "9",
-        "--parcels-per-day",
-        "200",
-        "--seed",
-        "21",
-        "--out",
-        str(out),
-        *FAULTS,
-        *CARRIERS,
-    )
-    cli(
-        "detect",
-        "--network",
-        str(NETWORK),
-        "--scans",
-        str(out / "scans.jsonl"),
-        "--out",
-        str(out / "detected.jsonl"),
-        "--indicators",
-        str(out / "indicators.json"),
-    )
-    return out
+    return simulated_traffic(out, seed=21, parcels=200, days=9, faults=(*FAULTS, *CARRIERS))
 
 
 def samples(text: str) -> dict[str, dict[tuple[tuple[str, str], ...], float]]:

@@ -154,20 +154,24 @@ def cli(*args: str) -> None:
     subprocess.run([sys.executable, "-m", "lastmile.cli", *args], check=True, capture_output=True)
 
 
-def simulated_traffic(out: Path, seed: int, parcels: int = 1500) -> Path:
-    """A simulated Yiyuan day in `out`, with `lastmile detect`'s answer (detected.jsonl, dlq.jsonl)."""
+def simulated_traffic(
+    out: Path, seed: int, parcels: int = 1500, days: int = 1, faults: tuple[str, ...] = ()
+) -> Path:
+    """Simulated Yiyuan days in `out` (optional data faults: simulate's options), with
+    `lastmile detect`'s answer (detected.jsonl, dlq.jsonl, indicators.json)."""
     cli(
         "simulate",
         "--network",
         str(NETWORK),
         "--days",
-        "1",
+        str(days),
         "--parcels-per-day",
         str(parcels),
         "--seed",
         str(seed),
         "--out",
         str(out),
+        *faults,
     )
     cli(
         "detect",
@@ -181,5 +185,7 @@ def simulated_traffic(out: Path, seed: int, parcels: int = 1500) -> Path:
         str(out / "detected.jsonl"),
         "--dlq",
         str(out / "dlq.jsonl"),
+        "--indicators",
+        str(out / "indicators.json"),
     )
     return out
