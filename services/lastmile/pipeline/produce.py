@@ -80,7 +80,7 @@ def step_produce(
     clock_hour = hour_of(data_ts if data_ts > 0 else processing_ts)
     tiers = network.tiers
     paths = fx.read_model.paths
-    sent: Counter[tuple[int, str]] = Counter()  # (hour, carrier): messages, repeats too
+    repeated: Counter[tuple[int, str]] = Counter()  # (hour, carrier): repeats
     new: Counter[tuple[int, str]] = Counter()  # (hour, carrier): new scans
     delivered: Counter[tuple[int, str]] = Counter()
     unlocated: Counter[tuple[int, str]] = Counter()
@@ -94,19 +94,19 @@ def step_produce(
         ts = e.ts
         ahead = ts > limit
         key = (clock_hour, e.carrier) if ahead else (int(ts // HOUR_S), e.carrier)
-        sent[key] += 1
         path = paths.get(e.parcel_id)
-        if path is not None:  # new iff this very object was folded into the new path
-            scans = path.scans
-            i = bisect_left(scans, (ts, e.event_id), key=_time_id)
-            if i < len(scans) and scans[i] is e:
-                new[key] += 1
-                if ahead:
-                    skewed[key] += 1
-                if e.type == "delivered":
-                    delivered[key] += 1
-                    if e.lat is None:
-                        unlocated[key] += 1
+        scans = path.scans if path is not None else ()
+        i = bisect_left(scans, (ts, e.event_id), key=_time_id)
+        if i < len(scans) and scans[i] is e:  # new iff this very object was folded in
+            new[key] += 1
+            if ahead:
+                skewed[key] += 1
+            if e.type == "delivered":
+                delivered[key] += 1
+                if e.lat is None:
+                    unlocated[key] += 1
+        else:
+            repeated[key] += 1
         if ahead:
             continue  # a clock running ahead: no data clock, no point activity
         if ts < first:
@@ -123,12 +123,10 @@ def step_produce(
         ("delivered", delivered),
         ("delivered_without_location", unlocated),
         ("clock_skewed", skewed),
+        ("repeated", repeated),
     ):
         for (hour, carrier), n in found.items():
             counts[(hour, carrier, name)] += n
-    for key, n in sent.items():
-        if n > new[key]:
-            counts[(*key, "repeated")] += n - new[key]
     for parcel_id, path in paths.items():
         if "collected" in map(_type, path.scans):  # only then can it be outbound produce
             facts = outbound_parcel(path, network)
