@@ -126,7 +126,7 @@ class DataQualityTally:
     hourly: Counter[Count] = field(default_factory=Counter)
     point_last: dict[str, float] = field(default_factory=dict)
     clock: DataClock = field(default_factory=DataClock)
-    _seen: set[str] = field(default_factory=set)
+    _seen: set[tuple[str, str]] = field(default_factory=set)  # (parcel, event id), as paths
 
     @property
     def carriers(self) -> dict[str, CarrierQuality]:
@@ -138,10 +138,11 @@ class DataQualityTally:
     def scan(self, e: ScanEvent) -> None:
         skewed = is_skewed(e, self.processing_ts, self.config)
         hour = self._clock_hour() if skewed else hour_of(e.ts)
-        if e.event_id in self._seen:
+        seen = (e.parcel_id, e.event_id)
+        if seen in self._seen:
             self.hourly[(hour, e.carrier, "repeated")] += 1
             return
-        self._seen.add(e.event_id)
+        self._seen.add(seen)
         for key in scan_counts(e, self.processing_ts, self.config):
             self.hourly[(hour, e.carrier, key)] += 1
         if not skewed:

@@ -1,7 +1,7 @@
 """The streaming side of contract §7: outbound produce and data quality, per batch.
 
-``step_produce`` runs after ``step_parcels`` (whose new paths and new-scan counts it reads
-from the batch's ``Effects``) and before the runner applies the batch. It adds:
+``step_produce`` runs after ``step_parcels`` (whose new paths it reads from the batch's
+``Effects``) and before the runner applies the batch. It adds:
 
 - ``fx.read_model.produce``: each touched outbound parcel's facts (the record the figures
   are computed from), per-carrier data-quality counts, the newest scan per village point
@@ -47,7 +47,6 @@ class ProduceWrites:
     point_last: dict[str, float] = field(default_factory=dict)  # village point → newest scan
     first_ts: float = float("inf")  # data clock: scans not ahead of processing time
     newest_ts: float = float("-inf")
-    processing_ts: float = 0.0  # the day the counts are kept under
 
     def __bool__(self) -> bool:
         return bool(self.outbound or self.counts or self.point_last)
@@ -75,7 +74,7 @@ def step_produce(
     So this step looks nothing up and folds nothing again. ``data_ts`` is the worker's
     watermark (the newest data).
     """
-    w = ProduceWrites(processing_ts=processing_ts)
+    w = ProduceWrites()
     limit = processing_ts + config.clock_skew_s
     clock_hour = hour_of(data_ts if data_ts > 0 else processing_ts)
     tiers = network.tiers
