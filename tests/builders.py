@@ -139,6 +139,7 @@ def scan(
     to_carrier: str | None = None,
     event_id: str | None = None,
     gps: bool = True,
+    goods: dict[str, Any] | None = None,
 ) -> ScanEvent:
     """A scan `minutes` after T0; `at` defaults to the node's position; dest=False: none."""
     obj: dict[str, Any] = {
@@ -166,6 +167,8 @@ def scan(
         obj["fee"] = {"amount": amount, "reason": reason}
     if type_ == "handover":
         obj["handover"] = {"to_carrier": to_carrier or "EMS"}
+    if goods is not None:
+        obj["goods"] = goods
     return scan_from_obj(obj)
 
 

@@ -736,6 +736,125 @@ def coverage_and_fusion() -> Board:
 
 
 # ---------------------------------------------------------------------------------------
+# 农产品上行与数据质量 / Outbound produce and data quality (contract §7)
+# ---------------------------------------------------------------------------------------
+def produce_and_data_quality() -> Board:
+    b = Board(
+        "lastmile-produce-data-quality",
+        "农产品上行与数据质量 / Outbound produce and data quality",
+        "农产品上行: farm produce sent from village points out of the county (first-mile time, "
+        "perishable parcels stalled > 12 h, share out within 24 h). 数据质量: what a regulator "
+        "checks before trusting a count (silent village points, sign-offs without GPS, device "
+        "clocks ahead, producer retries, invalid messages).",
+        [TOWN_VAR, CARRIER_VAR],
+    )
+    hbar = {"orientation": "horizontal", "displayMode": "gradient", "showUnfilled": True}
+
+    def town_bars(title: str, rule: str, **kw: Any) -> None:
+        """One bar per town (with its Chinese name) of a per-town recording rule, now."""
+        series = with_town_name(f"{rule}{{{SEL_T}}}")
+        b.panel(
+            "bargauge", title, [(series, "{{name}} {{town}}")], instant=True, options=hbar, **kw
+        )
+
+    b.row("农产品上行 / Outbound farm produce")
+    for title, rule, alarm in (
+        ("滞留生鲜(全县) / Perishable parcels stalled now", "perishable_stalled_parcels", "red"),
+        (
+            "曾滞留生鲜 / Perishable parcels that ever stalled",
+            "perishable_stalled_ever_parcels",
+            "orange",
+        ),
+        ("上行包裹 / Outbound produce parcels", "outbound_parcels", None),
+        ("其中生鲜 / Of them perishable", "outbound_perishable_parcels", None),
+    ):
+        b.panel(
+            "stat",
+            title,
+            [(f"sum(town:lastmile_{rule}:max{{{SEL_T}}}) or vector(0)", "")],
+            w=6,
+            h=4,
+            decimals=0,
+            thresholds=[(None, "green"), (1, alarm)] if alarm else None,
+        )
+    town_bars(
+        "滞留生鲜(按乡镇) / Perishable stalled > 12 h by town",
+        "town:lastmile_perishable_stalled_parcels:max",
+        decimals=0,
+        thresholds=[(None, "green"), (1, "red")],
+    )
+    town_bars(
+        "24小时内出县率 / Perishable out of the county within 24 h",
+        "town:lastmile_perishable_out_within_target:ratio",
+        unit="percentunit",
+        decimals=1,
+        minmax=(0, 1),
+        thresholds=[(None, "red"), (0.9, "orange"), (0.98, "green")],
+    )
+    b.panel(
+        "timeseries",
+        "首公里时间 / First-mile time (collection to leaving the county)",
+        [
+            (f"town:lastmile_first_mile_median_seconds:max{{{SEL_T}}} / 3600", "p50 {{town}}"),
+            (f"town:lastmile_first_mile_p90_seconds:max{{{SEL_T}}} / 3600", "p90 {{town}}"),
+        ],
+        unit="h",
+    )
+    b.row("数据质量 / Data quality")
+    b.panel(
+        "stat",
+        "一周无扫描网点(全县) / Village points silent for 7 days",
+        [(f"sum(town:lastmile_silent_village_points:max{{{SEL_T}}}) or vector(0)", "")],
+        w=6,
+        decimals=0,
+        thresholds=[(None, "green"), (1, "orange")],
+    )
+    town_bars(
+        "无扫描网点(按乡镇) / Silent points by town",
+        "town:lastmile_silent_village_points:max",
+        decimals=0,
+        thresholds=[(None, "green"), (1, "orange")],
+        w=18,
+    )
+    b.panel(
+        "timeseries",
+        "签收无定位占比 / Sign-offs without GPS (24 h)",
+        [
+            (
+                f"carrier:lastmile_signoffs_without_location:ratio_increase1d{{{SEL_C}}}",
+                "{{carrier}}",
+            )
+        ],
+        unit="percentunit",
+        minmax=(0, 1),
+    )
+    b.panel(
+        "timeseries",
+        "时钟超前占比 / Scans dated ahead of processing (1 h)",
+        [(f"carrier:lastmile_scans_clock_skewed:ratio_increase1h{{{SEL_C}}}", "{{carrier}}")],
+        unit="percentunit",
+    )
+    b.panel(
+        "timeseries",
+        "重复事件 / Repeated event ids (producer retries, 24 h)",
+        [(f"carrier:lastmile_repeated_events:increase1d{{{SEL_C}}}", "{{carrier}}")],
+        decimals=0,
+    )
+    b.panel(
+        "timeseries",
+        "无效消息(按品牌) / Invalid messages by carrier and reason (24 h)",
+        [
+            (
+                f"carrier_reason:lastmile_invalid_scans_by_carrier:increase1d{{{SEL_C}}}",
+                "{{carrier}} {{reason}}",
+            )
+        ],
+        decimals=0,
+    )
+    return b
+
+
+# ---------------------------------------------------------------------------------------
 # 流水线健康 / Pipeline health
 # ---------------------------------------------------------------------------------------
 def pipeline_health() -> Board:
@@ -871,8 +990,7 @@ def pipeline_health() -> Board:
         [
             (f"min by (instance) (lastmile_redis_up{{{sel_i}}})", "{{instance}}"),
             (
-                f"sum by (instance, operation) "
-                f"(rate(lastmile_redis_errors_total{{{sel_i}}}{RI}))",
+                f"sum by (instance, operation) (rate(lastmile_redis_errors_total{{{sel_i}}}{RI}))",
                 "{{instance}} errors/s {{operation}}",
             ),
         ],
@@ -898,6 +1016,7 @@ BOARDS = {
     "lastmile-regulator-overview.json": regulator_overview,
     "lastmile-violations-by-rule.json": violations_by_rule,
     "lastmile-coverage-brand-fusion.json": coverage_and_fusion,
+    "lastmile-produce-data-quality.json": produce_and_data_quality,
     "lastmile-pipeline-health.json": pipeline_health,
 }
 

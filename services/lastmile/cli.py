@@ -72,6 +72,17 @@ def detect(
     summary_json: Annotated[
         str | None, typer.Option("--summary-json", help="also write the summary as JSON")
     ] = None,
+    indicators: Annotated[
+        str | None,
+        typer.Option("--indicators", help="also write the indicators (contract §6, §7) as JSON"),
+    ] = None,
+    as_of: Annotated[
+        str | None,
+        typer.Option(
+            "--as-of",
+            help="processing time, RFC 3339 (clock skew, detected_at); default: now",
+        ),
+    ] = None,
 ) -> None:
     """Run the rulebook over JSONL exports; write each violation once."""
     from lastmile.commands.detect import print_summary, run_detect
@@ -93,9 +104,19 @@ def detect(
                 ("--network", network),
                 ("--config", config),
             ],
-            [("--out", out), ("--dlq", dlq), ("--summary-json", summary_json)],
+            [
+                ("--out", out),
+                ("--dlq", dlq),
+                ("--summary-json", summary_json),
+                ("--indicators", indicators),
+            ],
         )
-        for option, path in (("--out", out), ("--dlq", dlq), ("--summary-json", summary_json)):
+        for option, path in (
+            ("--out", out),
+            ("--dlq", dlq),
+            ("--summary-json", summary_json),
+            ("--indicators", indicators),
+        ):
             check_writable(option, path)
     except SamePathError as exc:
         fail(str(exc), "write the outputs to other paths")
@@ -103,10 +124,22 @@ def detect(
         fail(f"{exc.filename}: {exc.strerror}", "choose a path you can write", code=1)
     if out == "-" and dlq == "-":
         fail("--out and --dlq cannot both be stdout")
-    summary = run_detect(net, cfg, scans, complaints, out, dlq)
+    processing_time = None
+    if as_of is not None:
+        from lastmile.contract.rfc3339 import TimeFormatError, parse_rfc3339
+
+        try:
+            processing_time = parse_rfc3339(as_of)
+        except TimeFormatError as exc:
+            fail(
+                f"--as-of {as_of!r}: {exc}", "give an RFC 3339 time, e.g. 2024-06-10T00:00:00+08:00"
+            )
+    summary = run_detect(net, cfg, scans, complaints, out, dlq, processing_time)
     print_summary(summary)
     if summary_json:
         write_bytes(summary_json, orjson.dumps(summary, option=orjson.OPT_INDENT_2))
+    if indicators:
+        write_bytes(indicators, orjson.dumps(summary["indicators"], option=orjson.OPT_INDENT_2))
 
 
 @app.command()
@@ -122,8 +155,22 @@ def simulate(
     rate: Annotated[
         list[str] | None, typer.Option("--rate", help="injection rate, RULE=FRACTION (repeatable)")
     ] = None,
+    stalled_perishable: Annotated[
+        int, typer.Option("--stalled-perishable", min=0, help="perishable parcels to stall")
+    ] = 0,
+    silent_points: Annotated[
+        int, typer.Option("--silent-points", min=0, help="village points that never scan")
+    ] = 0,
+    missing_gps_carrier: Annotated[
+        str | None, typer.Option("--missing-gps-carrier", help="carrier signing without GPS")
+    ] = None,
+    skewed_clock_carrier: Annotated[
+        str | None,
+        typer.Option("--skewed-clock-carrier", help="carrier dating outbound scans years ahead"),
+    ] = None,
 ) -> None:
     """Synthetic county traffic with injected violations and a ground-truth file."""
+    from lastmile.simulator import DataFaults
     from lastmile.simulator.command import run_simulate_command
 
     rates: dict[str, float] = {}
@@ -156,7 +203,10 @@ def simulate(
     except OSError as exc:
         fail(f"{exc.filename}: {exc.strerror}", "choose a directory you can write", code=1)
     try:
-        run_simulate_command(network, days, parcels_per_day, seed, out, start, rates)
+        faults = DataFaults(
+            stalled_perishable, silent_points, missing_gps_carrier, skewed_clock_carrier
+        )
+        run_simulate_command(network, days, parcels_per_day, seed, out, start, rates, faults)
     except ValueError as exc:
         fail(str(exc))
 

@@ -74,6 +74,91 @@ class HoursHistogram:
 
 
 @dataclass(frozen=True)
+class ProduceMetrics:
+    """Contract §7: outbound farm produce (农产品上行) and data quality.
+
+    Per-carrier counters move with each batch; per-town gauges are recomputed from the
+    Redis read model (so every worker reports the county's figures). Which points are
+    silent and which parcels stalled is per-point and per-parcel detail: the reviews and
+    the read model name them, never a label.
+    """
+
+    signoffs_without_location: Counter
+    scans_clock_skewed: Counter
+    repeated_events: Counter
+    invalid_by_carrier: Counter
+    outbound_parcels: Gauge
+    outbound_perishable: Gauge
+    perishable_stalled: Gauge
+    perishable_stalled_ever: Gauge
+    perishable_out_ratio: Gauge
+    first_mile_median: Gauge
+    first_mile_p90: Gauge
+    silent_points: Gauge
+
+    @classmethod
+    def create(cls, r: CollectorRegistry) -> ProduceMetrics:
+        def town_gauge(name: str, doc: str) -> Gauge:
+            return Gauge(name, doc, ("town",), registry=r)
+
+        return cls(
+            signoffs_without_location=Counter(
+                "lastmile_signoffs_without_location",
+                "Distinct delivered scans without a location, by carrier.",
+                ("carrier",),
+                registry=r,
+            ),
+            scans_clock_skewed=Counter(
+                "lastmile_scans_clock_skewed",
+                "Distinct scans dated more than clock_skew_s ahead of processing time.",
+                ("carrier",),
+                registry=r,
+            ),
+            repeated_events=Counter(
+                "lastmile_repeated_events",
+                "Scan messages whose event_id was already known (producer retries).",
+                ("carrier",),
+                registry=r,
+            ),
+            invalid_by_carrier=Counter(
+                "lastmile_invalid_scans_by_carrier",
+                "Invalid scan messages by the carrier they name (or unknown) and reason.",
+                ("carrier", "reason"),
+                registry=r,
+            ),
+            outbound_parcels=town_gauge(
+                "lastmile_outbound_parcels", "Outbound produce parcels collected (retention)."
+            ),
+            outbound_perishable=town_gauge(
+                "lastmile_outbound_perishable_parcels", "Of them perishable."
+            ),
+            perishable_stalled=town_gauge(
+                "lastmile_perishable_stalled_parcels",
+                "Perishable outbound parcels stalled now (no movement > 12 h, inside the county).",
+            ),
+            perishable_stalled_ever=town_gauge(
+                "lastmile_perishable_stalled_ever_parcels",
+                "Perishable outbound parcels that ever stalled (retention).",
+            ),
+            perishable_out_ratio=town_gauge(
+                "lastmile_perishable_out_within_target_ratio",
+                "Share of perishable parcels out of the county within 24 h of collection.",
+            ),
+            first_mile_median=town_gauge(
+                "lastmile_first_mile_median_seconds",
+                "Median collection to leaving the county, seconds.",
+            ),
+            first_mile_p90=town_gauge(
+                "lastmile_first_mile_p90_seconds",
+                "90th percentile of collection to leaving the county, seconds.",
+            ),
+            silent_points=town_gauge(
+                "lastmile_silent_village_points", "Village points with no scan for 7 days."
+            ),
+        )
+
+
+@dataclass(frozen=True)
 class Metrics:
     registry: CollectorRegistry
     deliveries: Counter
@@ -95,6 +180,7 @@ class Metrics:
     last_event_timestamp: Gauge
     redis_up: Gauge
     redis_errors: Counter
+    produce: ProduceMetrics
 
     @classmethod
     def create(cls, registry: CollectorRegistry | None = None) -> Metrics:
@@ -213,6 +299,7 @@ class Metrics:
                 ("operation",),
                 registry=r,
             ),
+            produce=ProduceMetrics.create(r),
         )
 
     def watch_violations(self, source: ViolationCounts) -> None:

@@ -70,6 +70,10 @@ HEADLINE: dict[str, str] = {
     "job:lastmile_last_event_age_seconds:min": "age of the newest event",
     'job:lastmile_workers_up:sum{job="lastmile-worker"} == 1': "the worker is up",
     "sum by (type) (lastmile_violations_total)": "violations by type (raw counter)",
+    "town:lastmile_outbound_parcels:max": "农产品上行: outbound produce by town",
+    "town:lastmile_perishable_stalled_parcels:max": "perishable parcels stalled by town",
+    "town:lastmile_silent_village_points:max": "silent village points by town",
+    "carrier:lastmile_signoffs_without_location:ratio_increase1d": "sign-offs without GPS",
 }
 
 # Grafana built-ins and the values they get here (dashboard variables all get ".*").

@@ -15,11 +15,14 @@ import pytest
 from redis.asyncio import Redis
 
 from lastmile.contract.decode import InvalidMessage, decode_complaint, decode_scan
+from lastmile.domain.data_quality import DataQualityTally
 from lastmile.domain.engine import Detection
+from lastmile.domain.events import ScanEvent
 from lastmile.domain.network import load_network
 from lastmile.domain.path import ParcelPath
 from lastmile.domain.rules import RuleConfig
 from lastmile.pipeline.parcels import Located, step_parcels
+from lastmile.pipeline.produce import step_produce
 from lastmile.pipeline.runstate import RunState
 from lastmile.readmodel.keys import Keys
 from lastmile.readmodel.writer import ReadModelWriter
@@ -31,6 +34,7 @@ from lastmile.settings import DEFAULT_NETWORK
 from lastmile.simulator import simulate
 
 BATCH = 250
+NOW = datetime.now(UTC)  # processing time of both sources
 # figures both sources give (the replay alone has dwell and stuck parcels)
 CORE = (
     "parcels",
@@ -88,12 +92,13 @@ async def project(redis: Redis, network, events, prefix: str, config: RuleConfig
     for i in range(0, len(events), BATCH):
         batch = [Located(e, "scans.v1", 0) for e in events[i : i + BATCH]]
         fx = step_parcels(batch, lambda pid, _: table.get(pid), network, config, state)
+        step_produce(batch, fx, network, config, NOW.timestamp(), state.watermark)
         for paths in fx.states.values():
             table.update(paths)
         await writer.write(fx.read_model)
     detection = Detection(network, config)
     detection.add_all(events)
-    violations = detection.violations(datetime.now(UTC))
+    violations = detection.violations(NOW)
     for i in range(0, len(violations), BATCH):
         await writer.violations(violations[i : i + BATCH])
     return detection
@@ -121,6 +126,10 @@ async def test_redis_rollups_and_replay_give_the_same_review(county, redis):
     config = RuleConfig()
     detection = await project(client, network, events, prefix, config)
     replay = replay_events(detection)
+    replay.tally = DataQualityTally(network, config, NOW.timestamp())
+    for e in events:
+        if isinstance(e, ScanEvent):
+            replay.tally.scan(e)
     span = replay.span()
     assert span is not None and replay.violations
 
@@ -155,3 +164,8 @@ async def test_redis_rollups_and_replay_give_the_same_review(county, redis):
         if n == 0:
             assert a["ranking"] == b["ranking"]
         assert a["dwell_hours"] is None and b["dwell_hours"] is not None
+        # contract §7: outbound produce, data quality per carrier, silent points
+        assert a["outbound"]["totals"]["collected"] > 0
+        assert a["outbound"] == b["outbound"], period.label()
+        assert a["data_quality"]["carriers"], period.label()
+        assert a["data_quality"] == b["data_quality"], period.label()

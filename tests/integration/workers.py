@@ -150,23 +150,28 @@ def split_lines(src: Path, dst_a: Path, dst_b: Path) -> None:
     dst_b.write_bytes(b"".join(lines[half:]))
 
 
+def cli(*args: str) -> None:
+    """Run a `lastmile` command; a failure raises with its output."""
+    subprocess.run([sys.executable, "-m", "lastmile.cli", *args], check=True, capture_output=True)
+
+
 def simulated_traffic(
-    out: Path, seed: int, parcels: int = 1500, rates: dict[str, float] | None = None
+    out: Path,
+    seed: int,
+    parcels: int = 1500,
+    days: int = 1,
+    faults: tuple[str, ...] = (),
+    rates: dict[str, float] | None = None,
 ) -> Path:
-    """A simulated Yiyuan day in `out`, with `lastmile detect`'s answer (detected.jsonl,
-    dlq.jsonl); `rates` overrides injection rates (`--rate RULE=FRACTION`)."""
-
-    def cli(*args: str) -> None:
-        subprocess.run(
-            [sys.executable, "-m", "lastmile.cli", *args], check=True, capture_output=True
-        )
-
+    """Simulated Yiyuan days in `out` (optional data faults: simulate's options; `rates`
+    overrides injection rates, `--rate RULE=FRACTION`), with `lastmile detect`'s answer
+    (detected.jsonl, dlq.jsonl, indicators.json)."""
     cli(
         "simulate",
         "--network",
         str(NETWORK),
         "--days",
-        "1",
+        str(days),
         "--parcels-per-day",
         str(parcels),
         "--seed",
@@ -174,6 +179,7 @@ def simulated_traffic(
         "--out",
         str(out),
         *[a for rule, f in (rates or {}).items() for a in ("--rate", f"{rule}={f}")],
+        *faults,
     )
     cli(
         "detect",
@@ -187,6 +193,8 @@ def simulated_traffic(
         str(out / "detected.jsonl"),
         "--dlq",
         str(out / "dlq.jsonl"),
+        "--indicators",
+        str(out / "indicators.json"),
     )
     return out
 

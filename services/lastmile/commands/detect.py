@@ -15,10 +15,13 @@ import orjson
 from rich.table import Table
 
 from lastmile.console import console
-from lastmile.contract.decode import decode_complaint, decode_scan
+from lastmile.contract.decode import carrier_of_invalid, decode_complaint, decode_scan
+from lastmile.domain.data_quality import DataQualityTally, data_quality_figures
 from lastmile.domain.engine import Detection
+from lastmile.domain.events import Event, ScanEvent
 from lastmile.domain.indicators import compute_indicators
 from lastmile.domain.network import Network
+from lastmile.domain.outbound import outbound_figures, outbound_parcel
 from lastmile.domain.rules import RuleConfig
 from lastmile.io.events import InputStats, read_events
 from lastmile.io.jsonl import open_out
@@ -56,8 +59,21 @@ def _run_detect(
 ) -> dict[str, Any]:
     detection = Detection(network, config)
     stats = {"scans": InputStats(), "complaints": InputStats()}
+    # processing time (contract §7 clock skew): --as-of, else the time of this run
+    as_of = now or datetime.now(UTC)
+    tally = DataQualityTally(network, config, as_of.timestamp())
+
+    def on_scan(event: Event) -> None:
+        if isinstance(event, ScanEvent):
+            tally.scan(event)
+
+    def on_invalid(raw: bytes, reason: str) -> None:
+        tally.invalid(carrier_of_invalid(raw), reason)
+
     with open_out(dlq_path) as dlq:
-        newest = read_events(scans, "scans", decode_scan, detection, dlq, stats["scans"])
+        newest = read_events(
+            scans, "scans", decode_scan, detection, dlq, stats["scans"], on_scan, on_invalid
+        )
         if complaints is not None:
             newest = max(
                 newest,
@@ -66,13 +82,23 @@ def _run_detect(
                 ),
             )
     analyses = detection.analyses()
-    detected_at = now or datetime.now(UTC)
-    violations = detection.violations(detected_at, analyses)
+    violations = detection.violations(as_of, analyses)
     with open_out(out) as sink:
         assert sink is not None
         for v in violations:
             sink.write(orjson.dumps(v) + b"\n")
+    # "now" of the indicators: the newest event time, unless a clock running ahead of the
+    # processing time made it (then the newest scan that is not ahead)
+    if tally.clock.known and newest > as_of.timestamp() + config.clock_skew_s:
+        newest = tally.clock.newest
     indicators = compute_indicators(analyses, network, config, newest if newest > 0 else 0.0)
+    outbound = (outbound_parcel(a.path, network) for a in analyses)
+    indicators["outbound"] = outbound_figures(
+        (p for p in outbound if p is not None), config, tally.clock.newest
+    )
+    indicators["data_quality"] = data_quality_figures(
+        tally.carriers, tally.point_last, tally.clock, network, config
+    )
     by_type = Counter(v["type"] for v in violations)
     by_rule = Counter(f"{v['type']}/{v['rule']}" for v in violations)
     by_carrier = Counter(v["carrier"] for v in violations)
@@ -122,4 +148,22 @@ def print_summary(summary: dict[str, Any]) -> None:
         f"{tot['end_to_end_median_h']} h; "
         f"towns at 100 % coverage (通达率) {full}/{len(ind['towns'])}; "
         f"complaints {sum(ind['complaints'].values())}"
+    )
+    _print_produce(ind["outbound"], ind["data_quality"])
+
+
+def _print_produce(out: dict[str, Any], dq: dict[str, Any]) -> None:
+    """Contract §7: outbound farm produce (农产品上行) and data quality, on stderr."""
+    tot = out["totals"]
+    share = tot["perishable_out_share"]
+    console.print(
+        f"outbound produce {tot['collected']} (perishable {tot['perishable']}); first mile "
+        f"median {tot['first_mile_median_h']} h, p90 {tot['first_mile_p90_h']} h; perishable "
+        f"stalled now {tot['perishable_stalled_now']}, ever {tot['perishable_stalled_ever']}; "
+        f"out within target {'-' if share is None else f'{share:.1%}'}"
+    )
+    flagged = {c: q["flags"] for c, q in dq["by_carrier"].items() if q["flags"]}
+    console.print(
+        f"data quality: silent village points {len(dq['silent_points'])}; flagged carriers "
+        + (", ".join(f"{c} ({', '.join(f)})" for c, f in flagged.items()) or "none")
     )

@@ -15,6 +15,7 @@ import re
 from typing import TYPE_CHECKING, Any
 
 import msgspec
+import orjson
 
 from lastmile.contract.messages import Complaint, Scan, field_paths, is_enum, is_time
 from lastmile.contract.rfc3339 import TimeFormatError, parse_rfc3339
@@ -219,3 +220,24 @@ def complaint_from_obj(obj: dict[str, Any]) -> ComplaintEvent:
     """Validate one already-parsed complaint.v1 object and build its event record."""
     complaint: Complaint = _convert(obj, Complaint)
     return _complaint_event(complaint)
+
+
+UNKNOWN_CARRIER = "unknown"
+
+
+def carrier_of_invalid(raw: bytes | str | None) -> str:
+    """Best effort: the ``carrier`` a refused message names, else ``unknown``.
+
+    Only a printable string of 1-16 characters (a carrier code) is taken, so a hostile
+    message cannot make an unbounded metric label out of anything longer.
+    """
+    if not raw:
+        return UNKNOWN_CARRIER
+    try:
+        obj = orjson.loads(raw)
+    except orjson.JSONDecodeError:
+        return UNKNOWN_CARRIER
+    carrier = obj.get("carrier") if type(obj) is dict else None
+    if type(carrier) is str and 0 < len(carrier) <= 16 and carrier.isprintable():
+        return carrier
+    return UNKNOWN_CARRIER

@@ -48,6 +48,13 @@ class RuleConfig:
     on_time_hours: float = 72.0
     stuck_hours: float = 48.0
     coverage_days: float = 30.0
+    # contract §7: outbound farm produce (农产品上行) and data quality (indicators, not rules)
+    perishable_stall_hours: float = 12.0  # no movement scan for longer, still in the county
+    perishable_out_hours: float = 24.0  # collected → left the county within this: on time
+    silent_point_days: float = 7.0  # a village point with no scan for this long is silent
+    clock_skew_s: float = 600.0  # occurred_at further ahead of processing time is skewed
+    signoffs_without_location_share: float = 0.5  # a carrier above it is flagged
+    clock_skewed_share: float = 0.01  # a carrier with more of its scans skewed is flagged
     severity: Mapping[str, str] = field(
         default_factory=lambda: MappingProxyType({k: v[1] for k, v in RULES.items()})
     )
@@ -76,6 +83,12 @@ MAXIMA: Mapping[str, float] = MappingProxyType(
         "on_time_hours": 8_760.0,
         "stuck_hours": 8_760.0,
         "coverage_days": 3_650.0,
+        "perishable_stall_hours": 8_760.0,
+        "perishable_out_hours": 8_760.0,
+        "silent_point_days": 3_650.0,
+        "clock_skew_s": 30 * 86_400.0,
+        "signoffs_without_location_share": 1.0,
+        "clock_skewed_share": 1.0,
     }
 )
 

@@ -28,8 +28,14 @@ def read_events(
     detection: Detection,
     dlq: IO[bytes] | None,
     stats: InputStats,
+    on_event: Callable[[Event], None] | None = None,
+    on_invalid: Callable[[bytes, str], None] | None = None,
 ) -> float:
-    """Decode every line of one input into the detection; returns the newest event time."""
+    """Decode every line of one input into the detection; returns the newest event time.
+
+    ``on_event`` sees every valid line's event (repeats too), ``on_invalid`` every refused
+    line (its bytes and the reason): the data-quality tally of contract §7.
+    """
     newest = float("-inf")
     add = detection.add
     line_no = pending = 0
@@ -45,11 +51,15 @@ def read_events(
                 event = decode(line)  # JSON allows the trailing newline
             except InvalidMessage as exc:
                 stats.invalid[exc.reason] += 1
+                if on_invalid is not None:
+                    on_invalid(strip_eol(line), exc.reason)
                 if dlq is not None:
                     raw = strip_eol(line)
                     dlq.write(dead_letter(source, line_no, raw, exc.reason, exc.detail))
                 continue
             add(event)
+            if on_event is not None:
+                on_event(event)
             if event.ts > newest:
                 newest = event.ts
         bar.advance(pending)

@@ -9,9 +9,13 @@ from __future__ import annotations
 
 from collections import Counter
 from dataclasses import dataclass, field
+from typing import TYPE_CHECKING
 
 from lastmile.domain.path import ParcelPath
 from lastmile.pipeline.records import Candidate, DeadLetter, HoldKey, SignoffRecord
+
+if TYPE_CHECKING:
+    from lastmile.pipeline.produce import ProduceWrites
 
 
 @dataclass(frozen=True, slots=True)
@@ -55,10 +59,12 @@ class ReadModelWrites:
     complaints: list[ComplaintFiled] = field(default_factory=list)
     brands: dict[tuple[str, str], float] = field(default_factory=dict)  # (town, carrier) → ts
     reached: dict[tuple[str, str], float] = field(default_factory=dict)  # (town, village) → ts
+    produce: ProduceWrites | None = None  # contract §7 (pipeline/produce.py)
 
     def __bool__(self) -> bool:
         return bool(
-            self.paths
+            self.produce
+            or self.paths
             or self.parcels_seen
             or self.deliveries
             or self.complaints
@@ -82,6 +88,7 @@ class MetricDeltas:
     end_to_end_h: list[tuple[tuple[str, str], float]] = field(default_factory=list)
     dwell_h: list[tuple[str, float]] = field(default_factory=list)  # tier, hours
     event_times: list[float] = field(default_factory=list)  # new scans' event times (lag)
+    produce: ProduceWrites | None = None  # contract §7 per-carrier counts
 
 
 @dataclass

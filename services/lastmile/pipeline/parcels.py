@@ -86,7 +86,7 @@ def step_parcels(
         _facts(fx, a, before, new_scans, new_complaints, network, config)
         _open_hop(state, a, last.partition, network)
         for s in new_scans:
-            if s.ts > newest:
+            if newest < s.ts <= state.ceiling:
                 newest = s.ts
     if newest > state.watermark:
         state.watermark = newest

@@ -70,6 +70,9 @@ class ExpiryIndex:
 @dataclass
 class RunState:
     watermark: float = 0.0  # newest event time seen (drives retention and "now" of gauges)
+    # scans dated after this (a clock running ahead: contract §7) never move the watermark;
+    # the worker sets it per batch to processing time + clock_skew_s
+    ceiling: float = float("inf")
     open_hops: dict[str, OpenHop] = field(default_factory=dict)
     expiry: ExpiryIndex = field(default_factory=ExpiryIndex)
 

@@ -103,6 +103,26 @@ class Keys:
         """zset carrier → newest scan time at the town centre (brand fusion)."""
         return f"{self.prefix}:brands:{town}"
 
+    # -- contract §7: outbound produce and data quality ---------------------------------
+    def outbound(self, day: str) -> str:
+        """hash parcel → outbound facts (JSON), by the China day of collection."""
+        return f"{self.prefix}:out:{day}"
+
+    def data_quality(self, day: str) -> str:
+        """hash carrier|count → n (count: a data-quality counter or invalid:<reason>), by
+        the China day of processing."""
+        return f"{self.prefix}:dq:{day}"
+
+    @property
+    def points_seen(self) -> str:
+        """zset village point → newest scan time (silent points)."""
+        return f"{self.prefix}:pointseen"
+
+    @property
+    def data_clock(self) -> str:
+        """zset first|newest → event time of the scans not ahead of processing time."""
+        return f"{self.prefix}:dataclock"
+
     def holds(self, app_id: str) -> str:
         """zset partition|parcel → release time of held findings."""
         return f"{self.prefix}:holds:{app_id}"

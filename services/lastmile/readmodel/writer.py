@@ -17,6 +17,7 @@ from redis.asyncio import Redis
 from lastmile.pipeline.effects import ReadModelWrites
 from lastmile.readmodel.codec import china_day, encode_path, rollup_field
 from lastmile.readmodel.keys import Keys
+from lastmile.readmodel.produce import queue_produce
 
 GATE_TTL_S = 40 * 86400
 STREAM_MAXLEN = 1_000_000
@@ -131,4 +132,6 @@ class ReadModelWriter:
                 ],
                 client=pipe,
             )
+        if w.produce:
+            queue_produce(pipe, k, w.produce)
         await pipe.execute()

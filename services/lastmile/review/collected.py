@@ -15,6 +15,7 @@ from typing import Any
 from lastmile.domain.rules import RULES
 from lastmile.review.notes import CARRIER_FILTER_ON_DWELL
 from lastmile.review.period import Period
+from lastmile.review.produce import ProduceCollected
 
 UNKNOWN = "unknown"  # town of a parcel whose destination is not a village of the network
 TYPES: tuple[str, ...] = tuple(dict.fromkeys(t for t, _ in RULES.values()))
@@ -68,6 +69,7 @@ class Collected:
     dwell: dict[tuple[str, str], list[float]] | None = None  # (tier, town) -> hours; None: n/a
     stuck: Counter[tuple[str, str]] | None = None  # (tier, town) -> parcels; None: n/a
     notes: list[dict[str, str]] = field(default_factory=list)  # both editions (notes.py)
+    produce: ProduceCollected | None = None  # contract §7 (filtered when the review is built)
 
     @property
     def empty(self) -> bool:
@@ -87,7 +89,7 @@ class Collected:
         def c_ok(c: str | None) -> bool:
             return carrier is None or c is None or c == carrier
 
-        out = Collected(self.source, self.period, notes=list(self.notes))
+        out = Collected(self.source, self.period, notes=list(self.notes), produce=self.produce)
         out.parcels = Counter({k: n for k, n in self.parcels.items() if t_ok(k[0]) and c_ok(k[1])})
         out.deliveries = Counter(
             {k: n for k, n in self.deliveries.items() if t_ok(k[0]) and c_ok(k[1])}

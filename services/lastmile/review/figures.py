@@ -19,6 +19,7 @@ from lastmile.domain.rules import RULES, RuleConfig
 from lastmile.domain.vocabulary import COMPLAINT_CATEGORIES
 from lastmile.review.collected import TYPES, UNKNOWN, Collected, ViolationRef
 from lastmile.review.period import CHINA
+from lastmile.review.produce import produce_sections
 from lastmile.review.ranking import BRAND_TARGET, METHOD, rank_towns
 
 FORMAT = "lastmile.review.v2"  # v2: notes and the ranking method in both editions
@@ -346,5 +347,10 @@ def build_review(
         "worst_couriers": worst_couriers(scope.refs, salt, WORST_N),
         "ranking": {"method": METHOD.both(), "towns": ranking},
         "county_medians": medians,
+        **(
+            produce_sections(cur.produce, network, config, cur.period.end_ts, town, carrier)
+            if cur.produce is not None
+            else {}
+        ),
         "notes": notes,
     }

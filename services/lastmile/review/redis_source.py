@@ -15,6 +15,7 @@ from lastmile.domain.indicators import DAY
 from lastmile.domain.network import Network
 from lastmile.domain.rules import RuleConfig
 from lastmile.readmodel.keys import Keys
+from lastmile.readmodel.produce import ProduceReader
 from lastmile.readmodel.reader import Day, ReadModelReader
 from lastmile.review.collected import UNKNOWN, Collected, ViolationRef
 from lastmile.review.notes import (
@@ -23,6 +24,7 @@ from lastmile.review.notes import (
     REDIS_NO_DWELL,
 )
 from lastmile.review.period import Period
+from lastmile.review.produce import ProduceCollected
 
 REDIS_LIMITS = (REDIS_NO_DWELL, REDIS_COVERAGE_UNDETERMINED)
 
@@ -70,6 +72,14 @@ async def collect_redis(
         out.brands[t] = {c for c, ts in brands if window_start < ts <= end}
         if any(ts > end for _, ts in brands):
             later.append(t)
+    produce = ProduceReader(redis, Keys(prefix))
+    point_last, clock = await produce.activity()
+    out.produce = ProduceCollected(
+        await produce.outbound(period.day_list()),
+        await produce.quality(period.day_list()),
+        point_last,
+        clock,
+    )
     if later:
         out.notes.append(REDIS_BRANDS_LATER.both(towns=", ".join(later)))
     return out

@@ -15,17 +15,20 @@ from dataclasses import dataclass, field
 from datetime import UTC, date, datetime
 from typing import Any
 
-from lastmile.contract.decode import decode_complaint, decode_scan
+from lastmile.contract.decode import carrier_of_invalid, decode_complaint, decode_scan
+from lastmile.domain.data_quality import DataQualityTally, carriers_from_counts
 from lastmile.domain.engine import Detection, ParcelAnalysis
-from lastmile.domain.events import ScanEvent
+from lastmile.domain.events import Event, ScanEvent
 from lastmile.domain.facts import hops
 from lastmile.domain.indicators import HOUR, compute_indicators, end_to_end_hours
 from lastmile.domain.network import Network
+from lastmile.domain.outbound import outbound_parcel
 from lastmile.domain.path import ParcelPath
 from lastmile.domain.rules import RuleConfig
 from lastmile.io.events import InputStats, read_events
 from lastmile.review.collected import UNKNOWN, Collected, ViolationRef
 from lastmile.review.period import Period, china_day
+from lastmile.review.produce import ProduceCollected
 
 
 @dataclass
@@ -35,6 +38,7 @@ class Replay:
     analyses: list[ParcelAnalysis]
     violations: list[dict[str, Any]]
     inputs: dict[str, InputStats] = field(default_factory=dict)
+    tally: DataQualityTally | None = None  # contract §7 data quality of the whole log
 
     def span(self) -> Period | None:
         """The China dates from the log's first to its last event (None: empty log)."""
@@ -61,13 +65,25 @@ def load_replay(network: Network, config: RuleConfig, scans: str, complaints: st
     """Read scan (and complaint) JSONL through the contract decoders and the core."""
     detection = Detection(network, config)
     inputs = {"scans": InputStats()}
-    read_events(scans, "scans", decode_scan, detection, None, inputs["scans"])
+    # processing time of a replay (contract §7 clock skew): the time of the run
+    tally = DataQualityTally(network, config, datetime.now(UTC).timestamp())
+
+    def on_scan(event: Event) -> None:
+        if isinstance(event, ScanEvent):
+            tally.scan(event)
+
+    def on_invalid(raw: bytes, reason: str) -> None:
+        tally.invalid(carrier_of_invalid(raw), reason)
+
+    read_events(scans, "scans", decode_scan, detection, None, inputs["scans"], on_scan, on_invalid)
     if complaints is not None:
         inputs["complaints"] = InputStats()
         read_events(
             complaints, "complaints", decode_complaint, detection, None, inputs["complaints"]
         )
-    return replay_events(detection, inputs)
+    replay = replay_events(detection, inputs)
+    replay.tally = tally
+    return replay
 
 
 def _town(a: ParcelAnalysis) -> str:
@@ -133,6 +149,15 @@ def collect_replay(replay: Replay, period: Period) -> Collected:
             ref = ViolationRef.from_doc(v)
             out.violations[(ref.town, ref.carrier, ref.type, ref.rule)] += 1
             out.refs.append(ref)
+    if replay.tally is not None:
+        facts = (outbound_parcel(a.path, net) for a in replay.analyses)
+        tally = replay.tally
+        out.produce = ProduceCollected(
+            [p for p in facts if p is not None and start <= p.collected_ts < end],
+            carriers_from_counts(tally.hourly.items(), start, end),
+            tally.point_last,
+            tally.clock,
+        )
     # coverage 通达率 and brand fusion over the coverage window ending with the period
     towns = compute_indicators(replay.analyses, net, cfg, end)["towns"]
     for code, t in towns.items():

@@ -25,6 +25,7 @@ from lastmile.review.i18n import (
     Lang,
     Text,
 )
+from lastmile.review.period import china_day
 
 CHANGE_LABELS = {
     "deliveries": Text("投递", "deliveries"),
@@ -326,8 +327,121 @@ def ranking_table(review: dict[str, Any], lang: Lang) -> Table:
     )
 
 
+def _headers(pairs: list[tuple[str, str]], lang: Lang) -> list[str]:
+    return [Text(zh, en)(lang) for zh, en in pairs]
+
+
+def outbound_table(review: dict[str, Any], lang: Lang) -> Table:
+    headers = _headers(
+        [
+            ("代码", "code"),
+            ("乡镇", "town"),
+            ("上行包裹", "produce sent"),
+            ("生鲜", "perishable"),
+            ("首公里中位数（小时）", "first mile median h"),
+            ("首公里P90（小时）", "first mile p90 h"),
+            ("滞留生鲜（期末）", "stalled at end"),
+            ("曾滞留", "ever stalled"),
+            ("24小时出县率", "out within 24 h"),
+        ],
+        lang,
+    )
+    kinds = ["text", "text", "int", "int", "num", "num", "int", "int", "rate"]
+    rows = [
+        [
+            t["code"],
+            t["name"],
+            t["collected"],
+            t["perishable"],
+            t["first_mile_median_h"],
+            t["first_mile_p90_h"],
+            t["perishable_stalled_now"],
+            t["perishable_stalled_ever"],
+            t["perishable_out_share"],
+        ]
+        for t in review["outbound"]["towns"]
+    ]
+    return Table(
+        "outbound", Text("农产品上行", "Outbound farm produce")(lang), headers, rows, kinds
+    )
+
+
+def stalled_table(review: dict[str, Any], lang: Lang) -> Table:
+    headers = _headers(
+        [
+            ("包裹", "parcel"),
+            ("乡镇", "town"),
+            ("村", "village"),
+            ("品牌", "carrier"),
+            ("期末仍滞留", "at end"),
+        ],
+        lang,
+    )
+    rows = [
+        [
+            s["parcel_id"],
+            s["town"],
+            s["village"],
+            s["carrier"],
+            YES(lang) if s["stalled_now"] else "",
+        ]
+        for s in review["outbound"]["stalled"]
+    ]
+    title = Text("滞留超12小时的生鲜", "Perishable parcels stalled > 12 h")(lang)
+    return Table("stalled", title, headers, rows, ["text"] * 5)
+
+
+def quality_table(review: dict[str, Any], lang: Lang) -> Table:
+    headers = _headers(
+        [
+            ("品牌", "carrier"),
+            ("扫描", "scans"),
+            ("签收", "sign-offs"),
+            ("无定位签收", "without GPS"),
+            ("无定位占比", "share"),
+            ("时钟超前", "clock ahead"),
+            ("重复事件", "repeated ids"),
+            ("无效消息", "invalid"),
+            ("提示", "flags"),
+        ],
+        lang,
+    )
+    kinds = ["text", "int", "int", "int", "rate", "int", "int", "int", "text"]
+    rows = [
+        [
+            c["code"],
+            c["scans"],
+            c["delivered"],
+            c["delivered_without_location"],
+            c["delivered_without_location_share"],
+            c["clock_skewed"],
+            c["repeated"],
+            c["invalid"],
+            ", ".join(c["flags"]),
+        ]
+        for c in review["data_quality"]["carriers"]
+    ]
+    return Table("data-quality", Text("数据质量", "Data quality")(lang), headers, rows, kinds)
+
+
+def silent_table(review: dict[str, Any], lang: Lang) -> Table:
+    headers = _headers(
+        [("网点", "point"), ("村", "village"), ("乡镇", "town"), ("最后扫描", "last scan")], lang
+    )
+    rows = [
+        [p["point"], f"{p['village_name']} {p['village']}", p["town"], _day(p["last_scan_ts"])]
+        for p in review["data_quality"]["silent_points"]
+    ]
+    title = Text("一周无扫描网点", "Village points silent for 7 days")(lang)
+    return Table("silent-points", title, headers, rows, ["text"] * 4)
+
+
+def _day(ts: float | None) -> str | None:
+    return None if ts is None else china_day(ts)
+
+
 def all_tables(review: dict[str, Any], lang: Lang) -> list[Table]:
-    return [
+    tables = [
         towns_table(review, lang),
         ranking_table(review, lang),
         rules_table(review, lang),
@@ -338,6 +452,14 @@ def all_tables(review: dict[str, Any], lang: Lang) -> list[Table]:
         worst_villages_table(review, lang),
         worst_couriers_table(review, lang),
     ]
+    if "outbound" in review:  # contract §7 (both sources give it)
+        tables += [
+            outbound_table(review, lang),
+            stalled_table(review, lang),
+            quality_table(review, lang),
+            silent_table(review, lang),
+        ]
+    return tables
 
 
 def fmt(value: Any, kind: str, lang: Lang) -> str:

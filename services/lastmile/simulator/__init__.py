@@ -19,11 +19,12 @@ import orjson
 
 from lastmile.domain.network import Network
 from lastmile.io.atomic import atomic_open, write_bytes
-from lastmile.simulator.generator import DEFAULT_START, generate
+from lastmile.simulator.faults import DataFaults
+from lastmile.simulator.generator import CARRIER_SHARES, DEFAULT_START, generate
 from lastmile.simulator.layout import lay_out_all
 from lastmile.simulator.rates import ALL_RULES, InjectionRates
 
-__all__ = ["InjectionRates", "Simulation", "simulate", "write_simulation"]
+__all__ = ["DataFaults", "InjectionRates", "Simulation", "simulate", "write_simulation"]
 
 Progress = Callable[[str, int, int], None]
 
@@ -47,6 +48,7 @@ def simulate(
     start: date | None = None,
     rates: InjectionRates | None = None,
     progress: Progress | None = None,
+    faults: DataFaults | None = None,
 ) -> Simulation:
     """Simulate ``days`` days of ``parcels_per_day`` parcels on a network; deterministic for
     (network, days, parcels_per_day, seed, start, rates)."""
@@ -55,8 +57,10 @@ def simulate(
     if parcels_per_day < 1:
         raise ValueError("parcels_per_day must be at least 1")
     rates = rates or InjectionRates()
+    faults = faults or DataFaults()
+    faults.check(c for c, _ in CARRIER_SHARES)
     first = start or DEFAULT_START
-    g = generate(network, days, parcels_per_day, seed, first, rates, progress)
+    g = generate(network, days, parcels_per_day, seed, first, rates, progress, faults)
     if progress is not None:
         progress("lines", 0, 1)
     scans, s_stats, complaints, c_stats = lay_out_all(
@@ -105,6 +109,8 @@ def simulate(
             "by_town": dict(sorted(by_town.items())),
         },
         "hard_negatives": g.hard_negatives,
+        # contract §7: the injected data faults and what the indicators must report
+        "data_faults": {"parameters": faults.as_dict(), "truth": g.fault_truth},
     }
     return Simulation(scans, complaints, g.truth, summary)
 

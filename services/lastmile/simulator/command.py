@@ -11,9 +11,10 @@ from typing import Any
 
 from lastmile.console import console
 from lastmile.domain.network import load_network
-from lastmile.simulator import Progress, simulate, write_simulation
+from lastmile.simulator import DataFaults, Progress, simulate, write_simulation
 from lastmile.simulator.rates import InjectionRates
 
+SILENT_JUDGED_AFTER_DAYS = 8  # the data must span silent_point_days (7) from its first scan
 _LABELS = {"parcels": "simulating parcels", "lines": "laying out lines", "write": "writing files"}
 
 
@@ -80,11 +81,18 @@ def run_simulate_command(
     out_dir: str,
     start: str | None,
     rates: dict[str, float],
+    faults: DataFaults | None = None,
 ) -> dict[str, Any]:
     """Simulate and write scans.jsonl, complaints.jsonl, truth.jsonl, truth_summary.json into
     out_dir; return the summary. Bad arguments raise ValueError (NetworkError is one)."""
     network = load_network(network_path)
     first = parse_start(start)
+    if faults is not None and faults.silent_points and days < SILENT_JUDGED_AFTER_DAYS:
+        console.print(
+            f"note: the monitor judges silent points once its data spans silent_point_days (7 "
+            f"by default) from the first scan: with --days {days} it may not name them; "
+            f"simulate {SILENT_JUDGED_AFTER_DAYS} days or more, or lower silent_point_days"
+        )
     injection = InjectionRates.from_mapping(rates)
     with _progress() as report:
         sim = simulate(
@@ -95,6 +103,7 @@ def run_simulate_command(
             start=first,
             rates=injection,
             progress=report,
+            faults=faults,
         )
         report("write", 0, 1)
         summary = write_simulation(sim, Path(out_dir))

@@ -26,6 +26,7 @@ import orjson
 from lastmile.domain.findings import violation_id
 from lastmile.domain.geo import haversine_m
 from lastmile.domain.network import Network, Node, Village
+from lastmile.simulator.faults import SKEW_DAYS, DataFaults
 from lastmile.simulator.rates import InjectionRates
 
 TZ = timezone(timedelta(hours=8))
@@ -118,6 +119,9 @@ class Parcel:
     scans: list[list[Any]] = field(default_factory=list)
     ready: int = 0  # device time the parcel is ready for its sign-off (bursts)
     delivered_ts: int | None = None
+    goods: dict[str, Any] | None = None  # outbound: the collected scan's goods block
+    perishable: bool = False
+    stall: str | None = None  # injected: "now" (still waiting at the end) or "once"
 
 
 @dataclass
@@ -134,6 +138,7 @@ class Generated:
     scan_ts: list[int]  # device time of each scan (for the arrival order)
     complaint_ts: list[int]
     start: date
+    fault_truth: dict[str, Any] = field(default_factory=dict)
 
 
 class _World:
@@ -225,8 +230,13 @@ class _Gen:
         start: date,
         rates: InjectionRates,
         progress: Callable[[str, int, int], None] | None,
+        faults: DataFaults | None = None,
     ) -> None:
         self.rng = random.Random(seed)
+        # goods and data faults draw from their own generator: the rest of the traffic
+        # stays what it was for a seed
+        self.frng = random.Random(seed * 104_729 + 3)
+        self.faults = faults or DataFaults()
         self.skew_rng = random.Random(seed * 7919 + 17)
         self.net = net
         self.days = days
@@ -245,6 +255,23 @@ class _Gen:
         self.complaints: list[dict[str, Any]] = []
         self.complaint_ts: list[int] = []
         self.burst_n = 0
+        self.silent = self.pick_silent_points(self.faults.silent_points)
+        # villages whose every point is silent get no parcels
+        self.silent_villages = {
+            code for code, pts in self.w.points.items() if all(q.id in self.silent for q in pts)
+        }
+
+    def pick_silent_points(self, n: int) -> set[str]:
+        """``n`` points, those of villages with another point first (the village is still
+        served)."""
+        if n <= 0:
+            return set()
+        pts = list(self.w.all_points)
+        if n >= len(pts):
+            raise ValueError(f"silent points: the network has only {len(pts)} village points")
+        self.frng.shuffle(pts)
+        pts.sort(key=lambda q: len(self.w.points[q.village or ""]) < 2)  # stable
+        return {q.id for q in pts[:n]}
 
     # --- small helpers ------------------------------------------------------------
 
@@ -374,7 +401,11 @@ class _Gen:
                 u = r.random()
                 kind = "in" if u < 0.875 else ("out" if u < 0.997 else "foreign")
                 v = w.villages[bisect_left(w.cum_weights, r.random())]
+                while v.code in self.silent_villages:
+                    v = w.villages[bisect_left(w.cum_weights, self.frng.random())]
                 pts = w.points[v.code]
+                if self.silent:
+                    pts = [q for q in pts if q.id not in self.silent]
                 base_pt = r.choice(pts)
                 house = _offset(
                     base_pt.lat, base_pt.lon, r.uniform(50, 600), r.uniform(0, 2 * math.pi)
@@ -402,8 +433,91 @@ class _Gen:
                     p.cod = r.random() < 0.03
                 elif kind == "out":
                     p.point = base_pt
+                    self.goods(p)
                 self.parcels.append(p)
         self.assign_scenarios()
+        self.assign_stalls()
+
+    def goods(self, p: Parcel) -> None:
+        """The goods block of an outbound parcel (contract §7); 10 % send none."""
+        f = self.frng
+        u = f.random()
+        if u < 0.10:
+            return
+        category = (
+            "fresh_produce"  # apples, cherries, peaches, hawthorn
+            if u < 0.72
+            else "food"
+            if u < 0.84
+            else "general"
+            if u < 0.94
+            else "documents"
+            if u < 0.97
+            else "other"
+        )
+        goods: dict[str, Any] = {"category": category}
+        perishable = category == "fresh_produce"
+        if category == "fresh_produce" and f.random() < 0.1:
+            goods["perishable"] = perishable = False  # dried or chestnuts
+        elif category == "food" and f.random() < 0.3:
+            goods["perishable"] = perishable = True
+        p.goods, p.perishable = goods, perishable
+
+    def keep_points_active(self) -> None:
+        """With silent points injected, every other point scans in the last two days.
+
+        So that the silent points the monitor finds are exactly the injected ones at any
+        volume: a point that only happened to see no scan in the last week would be silent
+        too. A point whose newest scan is older gets one outbound parcel, collected there on
+        the last day (generated after the others: the rest of the traffic is unchanged).
+        """
+        if not self.silent:
+            return
+        newest: dict[str, int] = {}
+        skewed = self.faults.skewed_clock_carrier
+        for p in self.parcels:
+            if p.kind == "out" and p.carrier == skewed:
+                continue  # dated years ahead (result()): no activity the monitor counts
+            for t, _, _, _, node, *_ in p.scans:
+                if node is not None and t > newest.get(node, -1):
+                    newest[node] = t
+        cutoff = self.base + (self.days - 2) * 86400
+        used = {p.pid for p in self.parcels}
+        f = self.frng
+        carriers = [c for c, _ in CARRIER_SHARES if c != skewed]
+        for pt in self.w.all_points:
+            if pt.id in self.silent or newest.get(pt.id, -1) >= cutoff or pt.village is None:
+                continue
+            v = self.net.villages[pt.village]
+            carrier = f.choice(carriers)
+            pid = ""
+            while not pid or pid in used:
+                pid = WAYBILL_PREFIX.get(carrier, carrier[:3]) + str(f.randrange(10**11, 10**12))
+            used.add(pid)
+            p = Parcel(pid, carrier, self.days - 1, "out", v, v.town, None, None, pt)
+            self.goods(p)
+            self.parcels.append(p)
+            self.outbound(p)
+            self.hn("point_kept_active")
+
+    def assign_stalls(self) -> None:
+        """Injected stalled perishable parcels: half still waiting at the end, half once."""
+        n = self.faults.stalled_perishable
+        if n <= 0:
+            return
+        skewed = self.faults.skewed_clock_carrier
+        cands = [
+            p
+            for p in self.parcels
+            if p.kind == "out" and p.perishable and p.carrier != skewed and p.day <= self.days - 2
+        ]
+        self.frng.shuffle(cands)
+        now_n = (n + 1) // 2
+        for p in cands[:now_n]:
+            p.stall = "now"
+        once = [p for p in cands[now_n:] if p.day <= self.days - 3]
+        for p in once[: n - now_n]:
+            p.stall = "once"
 
     def assign_scenarios(self) -> None:
         r = self.rng
@@ -543,6 +657,7 @@ class _Gen:
                 self.foreign(p)
             if self.progress is not None and i % step == 0:
                 self.progress("parcels", i, total)
+        self.keep_points_active()
         for kind, group in self.bursts:
             self.burst(kind, group)
         if self.progress is not None:
@@ -827,7 +942,7 @@ class _Gen:
         r = self.rng
         v = p.village
         assert v is not None
-        others = [n for n in self.w.all_points if n.village != v.code]
+        others = [n for n in self.w.all_points if n.village != v.code and n.id not in self.silent]
         if not others:  # a one-village network: cannot happen here, deliver normally
             p.scenario = None
             self.last_mile(p, t, dc, courier)
@@ -975,6 +1090,7 @@ class _Gen:
             pt,
             self.loc(pt.lat, pt.lon),
             destination={"village": None},
+            **({"goods": p.goods} if p.goods is not None else {}),
         )
         if r.random() < 0.15:
             reason = r.choice(("delivery_surcharge", "other", "cod_payment"))
@@ -996,7 +1112,11 @@ class _Gen:
         )
         op = f"{car}-{town.id}-OP"
         self.at(p, t, "arrived", car, op, town, self.loc(town.lat, town.lon))
+        if p.stall == "now":
+            return  # still waiting at the town centre at the end
         t += r.randint(1 * HOUR, 8 * HOUR)
+        if p.stall == "once":
+            t += self.frng.randint(13 * HOUR, 30 * HOUR)
         self.at(p, t, "departed", car, op, town, self.loc(town.lat, town.lon))
         t += int(haversine_m(town.lat, town.lon, c.lat, c.lon) / (40 / 3.6)) + r.randint(
             20 * MIN, 60 * MIN
@@ -1125,16 +1245,30 @@ class _Gen:
         scan_ts: list[int] = []
         fmt = TimeFormatter(self.base, self.start)
         dumps = orjson.dumps
+        fault_truth = self.fault_truth()
+        no_gps = self.faults.missing_gps_carrier
+        keep_gps = {
+            pid
+            for pid, vtype, rule in self.truth
+            if rule in ("far_from_address", "impossible_travel")
+        }
+        skewed_scans = 0
         for p in self.parcels:
             pid = p.pid
+            skew = 0
+            if p.kind == "out" and p.carrier == self.faults.skewed_clock_carrier:
+                skew = SKEW_DAYS * 86400  # the device's date, not when the line arrives
             for i, s in enumerate(p.scans):
                 t, stype, carrier, courier, node, loc, blocks = s
+                if stype == "delivered" and carrier == no_gps and pid not in keep_gps:
+                    loc = None
+                skewed_scans += skew > 0
                 d: dict[str, Any] = {
                     "event_id": f"{pid}-{i + 1:02d}",
                     "parcel_id": pid,
                     "carrier": carrier,
                     "type": stype,
-                    "occurred_at": fmt(t),
+                    "occurred_at": fmt(t + skew),
                 }
                 if node is not None:
                     d["node_id"] = node
@@ -1198,7 +1332,19 @@ class _Gen:
             scan_ts,
             self.complaint_ts,
             self.start,
+            fault_truth | {"clock_skewed_scans": skewed_scans},
         )
+
+    def fault_truth(self) -> dict[str, Any]:
+        """What the injected data faults must make the indicators report."""
+        stalled = [p for p in self.parcels if p.stall is not None]
+        return {
+            "perishable_stalled_now": sorted(p.pid for p in stalled if p.stall == "now"),
+            "perishable_stalled_ever": sorted(p.pid for p in stalled),
+            "silent_points": sorted(self.silent),
+            "missing_gps_carrier": self.faults.missing_gps_carrier,
+            "skewed_clock_carrier": self.faults.skewed_clock_carrier,
+        }
 
 
 class TimeFormatter:
@@ -1228,8 +1374,9 @@ def generate(
     start: date,
     rates: InjectionRates,
     progress: Callable[[str, int, int], None] | None = None,
+    faults: DataFaults | None = None,
 ) -> Generated:
-    g = _Gen(network, days, parcels_per_day, seed, start, rates, progress)
+    g = _Gen(network, days, parcels_per_day, seed, start, rates, progress, faults)
     g.plan()
     g.generate()
     return g.result()

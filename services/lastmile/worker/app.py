@@ -39,11 +39,13 @@ from lastmile.pipeline.couriers import step_couriers
 from lastmile.pipeline.effects import Effects
 from lastmile.pipeline.intake import decode_batch
 from lastmile.pipeline.parcels import expire, step_parcels
+from lastmile.pipeline.produce import step_produce
 from lastmile.pipeline.records import COMPLAINTS, SCANS, RawMessage, SignoffRecord
 from lastmile.pipeline.runner import Ports, Runner
 from lastmile.pipeline.runstate import RunState
 from lastmile.readmodel.holds import RedisHolds
 from lastmile.readmodel.keys import Keys
+from lastmile.readmodel.produce import ProduceReader
 from lastmile.readmodel.reader import ReadModelReader
 from lastmile.readmodel.writer import ReadModelWriter
 from lastmile.runtime import freeze_startup_objects
@@ -55,6 +57,7 @@ from lastmile.worker.health import REDIS_ERRORS, RedisHealth, until_ok
 from lastmile.worker.intake import Begin, Finish, batch_topic, nothing_left, run_intake
 from lastmile.worker.metrics_sink import PrometheusSink
 from lastmile.worker.outbox import FaustOutbox
+from lastmile.worker.produce_gauges import refresh_produce
 from lastmile.worker.sensors import QuietMonitor
 from lastmile.worker.tables import TableCouriers, TableParcels
 from lastmile.worker.topics import TopicNames
@@ -143,6 +146,7 @@ def create_worker(
     keys = Keys(settings.redis_prefix)
     writer = ReadModelWriter(redis, keys, config.retention_days)
     reader = ReadModelReader(redis, keys)
+    produce_reader = ProduceReader(redis, keys)
     health = RedisHealth(metrics.redis_up, metrics.redis_errors)
 
     async def retry(operation: str, call: Any) -> Any:
@@ -215,7 +219,10 @@ def create_worker(
         fx = Effects()
         located = decode_batch(map(raw, batch), fx)
         ports.fault("agent-error")
+        processing_ts = time.time()  # contract §7 clock skew; also caps the watermark
+        state.ceiling = processing_ts + config.clock_skew_s
         step_parcels(located, parcels.get, network, config, state, fx)
+        step_produce(located, fx, network, config, processing_ts, state.watermark)
         expire(state, {m.partition for m in batch}, config, fx)
         applying = await runner.begin(fx)
         watermark = state.watermark
@@ -274,6 +281,7 @@ def create_worker(
     async def metrics_page(web: Any, request: Any) -> Any:
         gauges.refresh_stuck(metrics, state, config)
         await gauges.refresh_coverage(metrics, reader, network, config, state, health)
+        await refresh_produce(metrics.produce, produce_reader, network, config, health)
         return web.bytes(generate_latest(metrics.registry), content_type=METRICS_CONTENT_TYPE)
 
     @app.page("/healthz")
@@ -358,6 +366,7 @@ def create_worker(
     @app.timer(interval=10.0)
     async def refresh_gauges() -> None:  # never raises: Redis trouble is logged and counted
         await gauges.refresh_coverage(metrics, reader, network, config, state, health)
+        await refresh_produce(metrics.produce, produce_reader, network, config, health)
         gauges.refresh_consumer_lag(metrics, app, [names.scans, names.complaints])
 
     return w

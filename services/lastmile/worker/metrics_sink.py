@@ -6,6 +6,7 @@ from collections.abc import Callable
 
 from lastmile.metrics import Metrics
 from lastmile.pipeline.effects import MetricDeltas
+from lastmile.worker.produce_gauges import apply_produce
 
 
 class PrometheusSink:
@@ -31,6 +32,8 @@ class PrometheusSink:
             m.end_to_end_hours.labels(carrier, town).observe(hours)
         for tier, hours in d.dwell_h:
             m.dwell_hours.labels(tier).observe(hours)
+        if d.produce is not None:
+            apply_produce(m.produce, d.produce)
         if d.event_times:
             now = self.clock()
             observe = m.processing_lag.observe
