@@ -95,6 +95,9 @@ class Metrics:
     last_event_timestamp: Gauge
     redis_up: Gauge
     redis_errors: Counter
+    kafka_up: Gauge
+    violation_log_behind: Gauge
+    health_check: Gauge
 
     @classmethod
     def create(cls, registry: CollectorRegistry | None = None) -> Metrics:
@@ -211,6 +214,23 @@ class Metrics:
                 "lastmile_redis_errors",
                 "Redis calls that failed (and were retried or skipped), by operation.",
                 ("operation",),
+                registry=r,
+            ),
+            kafka_up=Gauge(
+                "lastmile_kafka_up",
+                "1 when the broker answered the worker's last probe (every 5 s), else 0.",
+                registry=r,
+            ),
+            violation_log_behind=Gauge(
+                "lastmile_violation_log_behind_messages",
+                "Records on violations.v1 the worker's violation log has not mirrored yet.",
+                registry=r,
+            ),
+            health_check=Gauge(
+                "lastmile_health_check",
+                "1 while a health check passes, 0 while it fails "
+                "(kafka, redis, lag, violation_log, progress; see /healthz).",
+                ("check",),
                 registry=r,
             ),
         )

@@ -51,6 +51,8 @@ class Settings(BaseSettings):
     review_key_file: str = "run/review.key"
     faults: str = ""  # testing only: crash points (worker/faults.py)
     state_cache: int = Field(default=50_000, ge=1, le=100_000_000)
+    health_max_lag: int = Field(default=100_000, ge=1)
+    stall_timeout_s: float = Field(default=300.0, ge=10, le=86_400, allow_inf_nan=False)
 
     @model_validator(mode="after")
     def _default_worker_id(self) -> Settings:
@@ -110,6 +112,15 @@ SETTINGS_DOC = {
     "LASTMILE_STATE_CACHE": (
         "50000",
         "decoded parcel paths the worker keeps in memory in front of its table store",
+    ),
+    "LASTMILE_HEALTH_MAX_LAG": (
+        "100000",
+        "input messages waiting above which /healthz says the worker is behind (503)",
+    ),
+    "LASTMILE_STALL_TIMEOUT_S": (
+        "300",
+        "a worker that cannot make progress this long (broker unreachable, input waiting "
+        "but nothing committed, violation log unread) exits with status 1",
     ),
     "LASTMILE_FAULTS": (
         "(none)",

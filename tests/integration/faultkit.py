@@ -1,0 +1,219 @@
+"""What the fault scenarios share: a stack of their own, a supervisor, and the figures.
+
+A scenario streams a simulated county through an outside producer while a fault happens,
+then compares what ``lastmile detect`` found on the same files with the violations on
+``violations.v1``, the Redis read model and ``lastmile_violations_total``. The figures are
+printed (``pytest -s``) and appended to ``$LASTMILE_TEST_FIGURES`` when it is set.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import os
+import signal
+import subprocess
+import threading
+import time
+from dataclasses import asdict, dataclass
+from pathlib import Path
+
+import orjson
+import redis
+from workers import REPO, Scenario, free_port
+
+from lastmile.readmodel.keys import Keys
+
+STACK = REPO / "deploy" / "local" / "stack.sh"
+
+
+class OwnStack:
+    """deploy/local/stack.sh on ports and a run dir of the test's own.
+
+    Ports are free ones, or four from ``LASTMILE_TEST_STACK_PORT_BASE`` when it is set
+    (a shared machine where each engineer has a range).
+    """
+
+    def __init__(self, run_dir: Path) -> None:
+        base = os.environ.get("LASTMILE_TEST_STACK_PORT_BASE")
+        ports = [int(base) + i for i in range(4)] if base else [free_port() for _ in range(4)]
+        self.env = {
+            **os.environ,
+            "RUN_DIR": str(run_dir),
+            "LASTMILE_KAFKA_PORT": str(ports[0]),
+            "LASTMILE_KAFKA_CONTROLLER_PORT": str(ports[1]),
+            "LASTMILE_REDIS_PORT": str(ports[2]),
+            "LASTMILE_PROMETHEUS_PORT": str(ports[3]),
+        }
+        self.run_dir = run_dir
+
+    @property
+    def kafka(self) -> str:
+        return f"127.0.0.1:{self.env['LASTMILE_KAFKA_PORT']}"
+
+    @property
+    def redis_url(self) -> str:
+        return f"redis://127.0.0.1:{self.env['LASTMILE_REDIS_PORT']}/0"
+
+    def stack(self, command: str) -> None:
+        subprocess.run(["bash", str(STACK), command], env=self.env, check=True, capture_output=True)
+
+    def pid(self, service: str) -> int:
+        return int((self.run_dir / "pids" / f"{service}.pid").read_text())
+
+    def stop(self, service: str, sig: int = signal.SIGTERM, timeout: float = 60) -> None:
+        """Stop one service (SIGTERM: a clean stop; SIGKILL: a crash) and wait until it is gone."""
+        pid = self.pid(service)
+        os.kill(pid, sig)
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            try:
+                os.kill(pid, 0)
+            except ProcessLookupError:
+                return
+            time.sleep(0.2)
+        raise TimeoutError(f"{service} (pid {pid}) still running {timeout}s after signal {sig}")
+
+    def kill_broker(self) -> None:
+        self.stop("kafka", signal.SIGKILL)
+
+    def stop_redis(self) -> None:
+        self.stop("redis")  # a clean stop: the AOF is complete
+
+
+class Supervisor(threading.Thread):
+    """Restarts the worker whenever it has exited (as systemd or Kubernetes would)."""
+
+    def __init__(self, scenario: Scenario, port: int, **extra_env: str) -> None:
+        super().__init__(daemon=True)
+        self.scenario, self.port, self.extra_env = scenario, port, extra_env
+        self.proc, _ = scenario.start_worker(port, **extra_env)
+        self.restarts = 0
+        self.exit_codes: list[int] = []
+        self.stopping = threading.Event()
+
+    def run(self) -> None:
+        while not self.stopping.wait(1.0):
+            if self.proc.poll() is not None:
+                self.exit_codes.append(self.proc.returncode)
+                self.restarts += 1
+                try:
+                    self.proc, _ = self.scenario.start_worker(self.port, **self.extra_env)
+                except (RuntimeError, TimeoutError):
+                    continue  # the broker may still be coming back: try again
+
+    def stop(self) -> None:
+        """Stop supervising, then every worker: also one started while we were stopping."""
+        self.stopping.set()
+        self.join(timeout=150)  # a start in progress waits up to 90 s for readiness
+        self.scenario.stop_all()
+
+
+def thirds(src: Path, out: Path) -> list[Path]:
+    lines = src.read_bytes().splitlines(keepends=True)
+    n = len(lines)
+    parts = []
+    for i, (a, b) in enumerate(((0, n // 3), (n // 3, 2 * n // 3), (2 * n // 3, n))):
+        p = out / f"part{i + 1}.jsonl"
+        p.write_bytes(b"".join(lines[a:b]))
+        parts.append(p)
+    return parts
+
+
+def expected_ids(traffic: Path) -> set[str]:
+    """The violation ids ``lastmile detect`` found on the same files."""
+    return {
+        orjson.loads(x)["violation_id"]
+        for x in (traffic / "detected.jsonl").read_bytes().splitlines()
+    }
+
+
+def counter_total(metrics_text: str) -> float:
+    return sum(
+        float(line.rsplit(" ", 1)[1])
+        for line in metrics_text.splitlines()
+        if line.startswith("lastmile_violations_total{")
+    )
+
+
+@dataclass
+class Figures:
+    """One scenario's outcome, against ``lastmile detect`` on the same files."""
+
+    scenario: str
+    expected: int
+    published: int = 0  # records on violations.v1
+    missing: int = 0
+    repeated: int = 0
+    unexpected: int = 0
+    read_model: int = 0  # violations in the Redis read model
+    counter: float = 0  # lastmile_violations_total summed over the live workers
+    recover_s: float = 0.0  # fault over → log, read model and counter all equal the truth
+    reported_s: float | None = None  # fault → /healthz names it
+    exited_s: float | None = None  # fault → the stalled worker has exited
+    restarts: int = 0
+    exit_codes: str = ""
+
+    @property
+    def exact(self) -> bool:
+        return (
+            self.missing == self.repeated == self.unexpected == 0
+            and self.published == self.read_model == self.counter == self.expected
+        )
+
+    def report(self) -> str:
+        line = json.dumps(asdict(self))
+        print(f"\nFAULT FIGURES {line}")
+        if path := os.environ.get("LASTMILE_TEST_FIGURES"):
+            with open(path, "a", encoding="utf-8") as f:
+                f.write(line + "\n")
+        return line
+
+
+def measure(
+    name: str, scenario: Scenario, redis_url: str, expected: set[str], ports: list[int]
+) -> Figures:
+    """The figures as they stand now."""
+    got = [orjson.loads(r.value)["violation_id"] for r in scenario.records("violations.v1")]
+    client = redis.Redis.from_url(redis_url)
+    try:
+        read_model = int(client.zcard(Keys(scenario.name).violations_all))
+    finally:
+        client.close()
+    counter = 0.0
+    for port in ports:
+        with contextlib.suppress(OSError):  # a worker being restarted: counted when back
+            counter += counter_total(scenario.metrics(port))
+    return Figures(
+        scenario=name,
+        expected=len(expected),
+        published=len(got),
+        missing=len(expected - set(got)),
+        repeated=len(got) - len(set(got)),
+        unexpected=len(set(got) - expected),
+        read_model=read_model,
+        counter=counter,
+    )
+
+
+def settle(
+    name: str,
+    scenario: Scenario,
+    redis_url: str,
+    expected: set[str],
+    ports: list[int],
+    since: float,
+    timeout: float = 180,
+) -> Figures:
+    """Wait until the log, the read model and the counter equal the truth (or time out);
+    then look once more after a few seconds, to catch a late repeat."""
+    deadline = time.monotonic() + timeout
+    fig = measure(name, scenario, redis_url, expected, ports)
+    while not fig.exact and time.monotonic() < deadline:
+        time.sleep(1.0)
+        fig = measure(name, scenario, redis_url, expected, ports)
+    recovered_at = time.monotonic()
+    time.sleep(5)
+    fig = measure(name, scenario, redis_url, expected, ports)
+    fig.recover_s = round(recovered_at - since, 1)
+    return fig

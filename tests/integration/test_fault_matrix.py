@@ -1,0 +1,165 @@
+"""Issue 11's fault scenarios on a stack of the test's own, with figures for each.
+
+Each streams a simulated Yiyuan day from an outside producer in three parts while a fault
+happens, under a supervisor that restarts the worker whenever it exits, then compares
+``violations.v1``, the Redis read model and ``lastmile_violations_total`` with
+``lastmile detect`` on the same files (tests/integration/faultkit.py), and checks that
+``/healthz`` and the metrics said what was wrong while it lasted.
+
+- broker stopped cleanly (SIGTERM) mid-stream, down past the stall timeout, restarted:
+  ``make test`` (short); the same with SIGKILL in ``make chaos``;
+- Redis stopped for 60 s mid-stream: ``make chaos`` (the 20 s version is
+  test_operator_bad_day.py and test_worker_faults.py in ``make test``).
+
+Print the figures with ``pytest -s`` or collect them with ``LASTMILE_TEST_FIGURES=FILE``.
+"""
+
+from __future__ import annotations
+
+import os
+import signal
+import time
+import urllib.error
+import urllib.request
+
+import orjson
+import pytest
+from faultkit import Figures, OwnStack, Supervisor, expected_ids, settle, thirds
+from workers import Scenario, free_port, simulated_traffic
+
+STALL_S = 10  # LASTMILE_STALL_TIMEOUT_S of the workers here (its lowest allowed value)
+REDIS_OUTAGE_S = float(os.environ.get("LASTMILE_TEST_LONG_REDIS_OUTAGE_S", "60"))
+
+
+def healthz(port: int) -> tuple[int, dict]:
+    try:
+        with urllib.request.urlopen(f"http://127.0.0.1:{port}/healthz", timeout=5) as r:
+            return r.status, orjson.loads(r.read())
+    except urllib.error.HTTPError as exc:
+        return exc.code, orjson.loads(exc.read())
+
+
+def wait_unhealthy(port: int, problem: str, timeout: float) -> dict:
+    """/healthz's body once it answers 503 naming ``problem``."""
+    deadline = time.monotonic() + timeout
+    status, body = 0, {}
+    while time.monotonic() < deadline:
+        try:
+            status, body = healthz(port)
+        except OSError:
+            status, body = 0, {}
+        if status == 503 and problem in body.get("problems", {}):
+            return body
+        time.sleep(0.5)
+    raise AssertionError(f"/healthz never reported {problem!r}: last {status} {body}")
+
+
+def gauge(text: str, series: str) -> float | None:
+    for line in text.splitlines():
+        if line.startswith(series + " "):
+            return float(line.rsplit(" ", 1)[1])
+    return None
+
+
+def _run_broker_outage(own_stack: OwnStack, tmp_path, sig: int, seed: int) -> Figures:
+    traffic = simulated_traffic(tmp_path / "traffic", seed=seed, parcels=600)
+    expected = expected_ids(traffic)
+    scenario = Scenario(own_stack.kafka, own_stack.redis_url, tmp_path, hold_s=1.0)
+    part1, part2, part3 = thirds(traffic / "scans.jsonl", tmp_path)
+    port = free_port()
+    sup = Supervisor(scenario, port, LASTMILE_STALL_TIMEOUT_S=str(STALL_S))
+    first = sup.proc
+    sup.start()
+    try:
+        scenario.publish(part1)
+        time.sleep(2)
+        own_stack.stop("kafka", sig)
+        fault_at = time.monotonic()
+        body = wait_unhealthy(port, "kafka", timeout=20)  # one probe (5 s) + its timeout (5 s)
+        reported_s = time.monotonic() - fault_at
+        assert body["kafka"]["reachable"] is False
+        text = scenario.metrics(port)
+        assert gauge(text, "lastmile_kafka_up") == 0
+        assert gauge(text, 'lastmile_health_check{check="kafka"}') == 0
+        # past the stall timeout the worker exits non-zero instead of hanging
+        assert first.wait(timeout=STALL_S + 60) == 1, "a stalled worker exits with status 1"
+        exited_s = time.monotonic() - fault_at
+        own_stack.stack("up")
+        recovering_from = time.monotonic()
+        scenario.publish(part2)
+        scenario.publish(part3, traffic / "complaints.jsonl")
+        fig = settle(
+            f"broker {signal.Signals(sig).name} {STALL_S}+ s",
+            scenario,
+            own_stack.redis_url,
+            expected,
+            [port],
+            since=recovering_from,
+        )
+        fig.restarts, fig.exit_codes = sup.restarts, ",".join(map(str, sup.exit_codes))
+        fig.reported_s, fig.exited_s = round(reported_s, 1), round(exited_s, 1)
+        fig.report()
+        status, body = healthz(port)
+        assert status == 200 and body["healthy"], body
+        return fig
+    finally:
+        sup.stop()
+
+
+def _assert_exact(fig: Figures) -> None:
+    assert fig.exact, f"not exactly once: {fig}"
+
+
+def test_a_broker_stopped_mid_stream_is_reported_the_worker_exits_and_nothing_is_lost(
+    own_stack, tmp_path
+):
+    fig = _run_broker_outage(own_stack, tmp_path, signal.SIGTERM, seed=41)
+    _assert_exact(fig)
+    assert fig.restarts >= 1 and fig.exit_codes.split(",")[0] == "1"
+
+
+@pytest.mark.chaos
+def test_a_broker_killed_mid_stream_is_reported_the_worker_exits_and_nothing_is_lost(
+    own_stack, tmp_path
+):
+    _assert_exact(_run_broker_outage(own_stack, tmp_path, signal.SIGKILL, seed=43))
+
+
+@pytest.mark.chaos
+def test_redis_away_for_a_minute_pauses_the_worker_and_everything_catches_up(own_stack, tmp_path):
+    traffic = simulated_traffic(tmp_path / "traffic", seed=47, parcels=600)
+    expected = expected_ids(traffic)
+    scenario = Scenario(own_stack.kafka, own_stack.redis_url, tmp_path, hold_s=1.0)
+    part1, part2, part3 = thirds(traffic / "scans.jsonl", tmp_path)
+    port = free_port()
+    # a stall timeout shorter than the outage: a Redis outage must not count as a stall
+    sup = Supervisor(scenario, port, LASTMILE_STALL_TIMEOUT_S="30")
+    first = sup.proc
+    sup.start()
+    try:
+        scenario.publish(part1)
+        time.sleep(2)
+        own_stack.stop_redis()
+        fault_at = time.monotonic()
+        scenario.publish(part2)
+        body = wait_unhealthy(port, "redis", timeout=30)
+        assert body["redis"]["reachable"] is False
+        reported_s = time.monotonic() - fault_at
+        scenario.publish(part3, traffic / "complaints.jsonl")
+        time.sleep(max(0.0, REDIS_OUTAGE_S - (time.monotonic() - fault_at)))
+        assert first.poll() is None and sup.proc is first, "the worker rides out the outage"
+        own_stack.stack("up")
+        fig = settle(
+            f"redis down {REDIS_OUTAGE_S:.0f} s",
+            scenario,
+            own_stack.redis_url,
+            expected,
+            [port],
+            since=time.monotonic(),
+        )
+        fig.restarts, fig.reported_s = sup.restarts, round(reported_s, 1)
+        fig.report()
+        _assert_exact(fig)
+        assert fig.restarts == 0
+    finally:
+        sup.stop()
