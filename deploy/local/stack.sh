@@ -10,6 +10,9 @@
 # Env: RUN_DIR (default <repo>/run), LASTMILE_KAFKA_PORT (9092), LASTMILE_KAFKA_CONTROLLER_PORT
 # (9093), LASTMILE_REDIS_PORT (6379), LASTMILE_PROMETHEUS_PORT (9090), LASTMILE_STACK_TIMEOUT
 # (seconds to wait for health, 180), LASTMILE_KAFKA_HEAP (-Xms256m -Xmx1g), LASTMILE_CACHE.
+# Fault tests only: LASTMILE_KAFKA_EXTRA_LISTENER (ADDR:PORT, a second broker listener) and
+# LASTMILE_REDIS_EXTRA_BIND (ADDR; protected mode off, else Redis refuses that address), on a
+# veth address the test creates (tests/integration/test_fault_matrix.py).
 set -euo pipefail
 
 HERE="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
@@ -101,6 +104,12 @@ start_kafka() {
   mkdir -p "$KAFKA_DATA" "$KAFKA_CONF_DIR"
   sed -e "s|@KAFKA_PORT@|$KAFKA_PORT|g" -e "s|@CONTROLLER_PORT@|$CONTROLLER_PORT|g" \
       -e "s|@DATA_DIR@|$KAFKA_DATA|g" "$HERE/kafka/server.properties" >"$KAFKA_CONF_DIR/server.properties"
+  if [[ -n "${LASTMILE_KAFKA_EXTRA_LISTENER:-}" ]]; then  # fault tests: a veth address of their own
+    local x="EXTRA://$LASTMILE_KAFKA_EXTRA_LISTENER"
+    sed -i -e "s|^listeners=\(.*\)|listeners=\1,$x|" -e "s|^advertised.listeners=\(.*\)|advertised.listeners=\1,$x|" \
+      -e "s|^listener.security.protocol.map=\(.*\)|listener.security.protocol.map=\1,EXTRA:PLAINTEXT|" \
+      "$KAFKA_CONF_DIR/server.properties"
+  fi
   if [[ ! -f "$KAFKA_DATA/meta.properties" ]]; then
     local cid
     cid="$(kafka_java kafka.tools.StorageTool random-uuid)" || die "kafka StorageTool random-uuid failed"
@@ -119,9 +128,9 @@ start_redis() {
   mkdir -p "$REDIS_DIR"
   cat >"$REDIS_DIR/redis.conf" <<CONF
 # written by deploy/local/stack.sh — local lastmile read models
-bind 127.0.0.1
+bind 127.0.0.1${LASTMILE_REDIS_EXTRA_BIND:+ $LASTMILE_REDIS_EXTRA_BIND}
 port $REDIS_PORT
-protected-mode yes
+protected-mode $([[ -n "${LASTMILE_REDIS_EXTRA_BIND:-}" ]] && echo no || echo yes)
 daemonize no
 dir $REDIS_DIR
 appendonly yes

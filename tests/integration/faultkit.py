@@ -15,6 +15,8 @@ import signal
 import subprocess
 import threading
 import time
+import uuid
+from collections.abc import Callable
 from dataclasses import asdict, dataclass
 from pathlib import Path
 
@@ -170,8 +172,15 @@ class Figures:
         return line
 
 
+MetricsSource = Callable[[], str]  # one live worker's /metrics text
+
+
 def measure(
-    name: str, scenario: Scenario, redis_url: str, expected: set[str], ports: list[int]
+    name: str,
+    scenario: Scenario,
+    redis_url: str,
+    expected: set[str],
+    workers: list[MetricsSource],
 ) -> Figures:
     """The figures as they stand now."""
     got = [orjson.loads(r.value)["violation_id"] for r in scenario.records("violations.v1")]
@@ -181,9 +190,9 @@ def measure(
     finally:
         client.close()
     counter = 0.0
-    for port in ports:
+    for source in workers:
         with contextlib.suppress(OSError):  # a worker being restarted: counted when back
-            counter += counter_total(scenario.metrics(port))
+            counter += counter_total(source())
     return Figures(
         scenario=name,
         expected=len(expected),
@@ -201,19 +210,69 @@ def settle(
     scenario: Scenario,
     redis_url: str,
     expected: set[str],
-    ports: list[int],
+    workers: list[MetricsSource],
     since: float,
     timeout: float = 180,
 ) -> Figures:
     """Wait until the log, the read model and the counter equal the truth (or time out);
     then look once more after a few seconds, to catch a late repeat."""
     deadline = time.monotonic() + timeout
-    fig = measure(name, scenario, redis_url, expected, ports)
+    fig = measure(name, scenario, redis_url, expected, workers)
     while not fig.exact and time.monotonic() < deadline:
         time.sleep(1.0)
-        fig = measure(name, scenario, redis_url, expected, ports)
+        fig = measure(name, scenario, redis_url, expected, workers)
     recovered_at = time.monotonic()
     time.sleep(5)
-    fig = measure(name, scenario, redis_url, expected, ports)
+    fig = measure(name, scenario, redis_url, expected, workers)
     fig.recover_s = round(recovered_at - since, 1)
     return fig
+
+
+class CutOffNamespace:
+    """A network namespace joined to the host by a veth pair, whose link the test can cut.
+
+    Addresses are the test's own: a /30 in 10.213.0.0/16 (host side .1, namespace side .2).
+    ``cut`` takes the host side down: packets to and from the namespace vanish (TCP calls hang,
+    as on a real partition), while the namespace still reaches its own address.
+    """
+
+    def __init__(self) -> None:
+        tag = uuid.uuid4().hex[:6]
+        third = int(tag[:2], 16)
+        self.name, self.host_if, self.ns_if = f"lmf{tag}", f"lmh{tag}", f"lmn{tag}"
+        self.host_ip, self.ns_ip = f"10.213.{third}.1", f"10.213.{third}.2"
+        self.wrap = ("ip", "netns", "exec", self.name)
+
+    def _ip(self, *args: str, inside: bool = False) -> None:
+        cmd = [*self.wrap, "ip", *args] if inside else ["ip", *args]
+        subprocess.run(cmd, check=True, capture_output=True)
+
+    def create(self) -> None:
+        self._ip("netns", "add", self.name)
+        self._ip("link", "add", self.host_if, "type", "veth", "peer", "name", self.ns_if)
+        self._ip("link", "set", self.ns_if, "netns", self.name)
+        self._ip("addr", "add", f"{self.host_ip}/30", "dev", self.host_if)
+        self._ip("link", "set", self.host_if, "up")
+        self._ip("addr", "add", f"{self.ns_ip}/30", "dev", self.ns_if, inside=True)
+        self._ip("link", "set", self.ns_if, "up", inside=True)
+        self._ip("link", "set", "lo", "up", inside=True)
+
+    def cut(self) -> None:
+        self._ip("link", "set", self.host_if, "down")
+
+    def mend(self) -> None:
+        self._ip("link", "set", self.host_if, "up")
+
+    def get(self, url: str) -> tuple[int, bytes]:
+        """GET from inside the namespace (reachable while the link is cut)."""
+        out = subprocess.run(
+            [*self.wrap, "curl", "-s", "-m", "5", "-w", "\n%{http_code}", url],
+            capture_output=True,
+            check=False,
+        ).stdout
+        body, _, code = out.rpartition(b"\n")
+        return int(code or 0), body
+
+    def delete(self) -> None:
+        for cmd in (["ip", "netns", "del", self.name], ["ip", "link", "del", self.host_if]):
+            subprocess.run(cmd, capture_output=True, check=False)

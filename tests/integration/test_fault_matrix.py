@@ -21,10 +21,19 @@ import signal
 import time
 import urllib.error
 import urllib.request
+from functools import partial
 
 import orjson
 import pytest
-from faultkit import Figures, OwnStack, Supervisor, expected_ids, settle, thirds
+from faultkit import (
+    CutOffNamespace,
+    Figures,
+    OwnStack,
+    Supervisor,
+    expected_ids,
+    settle,
+    thirds,
+)
 from workers import Scenario, free_port, simulated_traffic
 
 STALL_S = 10  # LASTMILE_STALL_TIMEOUT_S of the workers here (its lowest allowed value)
@@ -52,6 +61,14 @@ def wait_unhealthy(port: int, problem: str, timeout: float) -> dict:
             return body
         time.sleep(0.5)
     raise AssertionError(f"/healthz never reported {problem!r}: last {status} {body}")
+
+
+def counter_sum(text: str, name: str) -> float:
+    return sum(
+        float(line.rsplit(" ", 1)[1])
+        for line in text.splitlines()
+        if line.startswith((name + " ", name + "{"))
+    )
 
 
 def gauge(text: str, series: str) -> float | None:
@@ -93,7 +110,7 @@ def _run_broker_outage(own_stack: OwnStack, tmp_path, sig: int, seed: int) -> Fi
             scenario,
             own_stack.redis_url,
             expected,
-            [port],
+            [partial(scenario.metrics, port)],
             since=recovering_from,
         )
         fig.restarts, fig.exit_codes = sup.restarts, ",".join(map(str, sup.exit_codes))
@@ -154,7 +171,7 @@ def test_redis_away_for_a_minute_pauses_the_worker_and_everything_catches_up(own
             scenario,
             own_stack.redis_url,
             expected,
-            [port],
+            [partial(scenario.metrics, port)],
             since=time.monotonic(),
         )
         fig.restarts, fig.reported_s = sup.restarts, round(reported_s, 1)
@@ -163,3 +180,90 @@ def test_redis_away_for_a_minute_pauses_the_worker_and_everything_catches_up(own
         assert fig.restarts == 0
     finally:
         sup.stop()
+
+
+@pytest.fixture
+def cut_off_stack(tmp_path):
+    """A stack of the test's own whose broker and Redis also answer on a veth address, and
+    the namespace behind that veth."""
+    ns = CutOffNamespace()
+    ns.create()
+    stack = OwnStack(tmp_path / "stack")
+    extra_port = free_port()
+    stack.env["LASTMILE_KAFKA_EXTRA_LISTENER"] = f"{ns.host_ip}:{extra_port}"
+    stack.env["LASTMILE_REDIS_EXTRA_BIND"] = ns.host_ip
+    try:
+        stack.stack("up")
+        yield stack, ns, f"{ns.host_ip}:{extra_port}"
+    finally:
+        stack.stack("clean")
+        ns.delete()
+
+
+CUT_S = float(os.environ.get("LASTMILE_TEST_CUT_S", "45"))
+
+
+@pytest.mark.chaos
+def test_a_worker_cut_off_from_the_broker_hands_over_and_rejoins_losing_nothing(
+    cut_off_stack, tmp_path
+):
+    stack, ns, ns_bootstrap = cut_off_stack
+    traffic = simulated_traffic(tmp_path / "traffic", seed=53, parcels=900)
+    expected = expected_ids(traffic)
+    scenario = Scenario(stack.kafka, stack.redis_url, tmp_path, hold_s=1.0)
+    part1, part2, part3 = thirds(traffic / "scans.jsonl", tmp_path)
+    inside_env = {
+        "LASTMILE_KAFKA_BOOTSTRAP": ns_bootstrap,
+        "LASTMILE_REDIS_URL": f"redis://{ns.host_ip}:{stack.env['LASTMILE_REDIS_PORT']}/0",
+        "LASTMILE_STALL_TIMEOUT_S": str(STALL_S),
+    }
+    port_in, port_out = free_port(), free_port()
+    inside = Supervisor(scenario, port_in, wrap=ns.wrap, host=ns.ns_ip, **inside_env)
+    outside = Supervisor(scenario, port_out, LASTMILE_STALL_TIMEOUT_S=str(STALL_S))
+    first_inside = inside.proc
+    inside.start()
+    outside.start()
+    try:
+        scenario.publish(part1)
+        time.sleep(3)
+        status, body = ns.get(f"http://{ns.ns_ip}:{port_in}/healthz")
+        assert status == 200, f"the worker in the namespace is healthy before the cut: {body!r}"
+        processed = scenario.metrics(port_in, ns.ns_ip)
+        assert counter_sum(processed, "lastmile_events_processed_total") > 0, "it took part"
+        ns.cut()
+        fault_at = time.monotonic()
+        scenario.publish(part2)  # the outside worker takes the cut-off one's partitions
+        deadline, status, body = fault_at + 30, 0, b""
+        while time.monotonic() < deadline:
+            status, body = ns.get(f"http://{ns.ns_ip}:{port_in}/healthz")
+            if status == 503 and "kafka" in orjson.loads(body)["problems"]:
+                break
+            time.sleep(1)
+        assert status == 503 and "kafka" in orjson.loads(body)["problems"], (status, body)
+        reported_s = time.monotonic() - fault_at
+        assert first_inside.wait(timeout=STALL_S + 60) == 1, "cut off, it exits with status 1"
+        exited_s = time.monotonic() - fault_at
+        time.sleep(max(0.0, CUT_S - (time.monotonic() - fault_at)))
+        ns.mend()
+        mended_at = time.monotonic()
+        scenario.publish(part3, traffic / "complaints.jsonl")
+        fig = settle(
+            f"worker cut off {CUT_S:.0f} s (netns)",
+            scenario,
+            stack.redis_url,
+            expected,
+            [
+                partial(scenario.metrics, port_out),
+                partial(scenario.metrics, port_in, ns.ns_ip),
+            ],
+            since=mended_at,
+        )
+        fig.restarts = inside.restarts + outside.restarts
+        fig.exit_codes = ",".join(map(str, inside.exit_codes + outside.exit_codes))
+        fig.reported_s, fig.exited_s = round(reported_s, 1), round(exited_s, 1)
+        fig.report()
+        _assert_exact(fig)
+        assert outside.restarts == 0, "the worker that kept its link never had to restart"
+    finally:
+        inside.stop()
+        outside.stop()
