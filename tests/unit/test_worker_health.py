@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import asyncio
 from dataclasses import replace
+from typing import NamedTuple
 
 import pytest
 
@@ -118,3 +120,99 @@ def test_never_ready_is_reported_and_stalls_after_the_timeout():
     assert h.observe(_obs(5, ready=False, lag=None, log_behind=None)) is None
     assert "violation_log" in h.current_problems()
     assert h.observe(_obs(125, ready=False)) == "not ready 125 s after start"
+
+
+# -- the watchdog (worker/watchdog.py) on a stand-in app and violation log -----------------
+
+
+class _TP(NamedTuple):
+    topic: str
+    partition: int
+
+
+class _App:
+    def __init__(self) -> None:
+        self.high = {_TP("scans.v1", 0): 100, _TP("scans.v1", 1): 50}
+        self.done = {_TP("scans.v1", 0): 100, _TP("scans.v1", 1): 50}
+        self.in_recovery = False
+        self.consumer = self
+        self.assignor = self
+
+    def assigned_actives(self):
+        return set(self.high)
+
+    def highwater(self, tp):
+        return self.high[tp]
+
+    @property
+    def _committed_offset(self):
+        return self.done
+
+
+class _Log:
+    def __init__(self) -> None:
+        self.error: Exception | None = None
+        self.behind = 0
+
+    async def backlog(self) -> int:
+        if self.error is not None:
+            raise self.error
+        return self.behind
+
+
+def _watchdog(clock):
+    from lastmile.worker.watchdog import Watchdog
+
+    m = Metrics.create()
+    health = WorkerHealth(LIMITS, RedisHealth(m.redis_up, m.redis_errors), started_at=T0)
+    app, vlog, ready, stalls = _App(), _Log(), asyncio.Event(), []
+    ready.set()
+
+    async def on_stall(exc):
+        stalls.append(str(exc))
+
+    dog = Watchdog(app, health, vlog, m, ["scans.v1"], ready, on_stall, clock=clock)
+    return dog, app, vlog, m, stalls
+
+
+def _sample(m: Metrics, name: str, **labels) -> float | None:
+    return m.registry.get_sample_value(name, labels)
+
+
+def test_the_watchdog_reports_a_lost_broker_then_stops_the_worker():
+    now = [T0]
+    dog, _app, vlog, m, stalls = _watchdog(lambda: now[0])
+
+    async def run():
+        await dog.tick()
+        assert _sample(m, "lastmile_kafka_up") == 1
+        assert _sample(m, "lastmile_health_check", check="kafka") == 1
+        body = dog.report(watermark=1.0)
+        assert body["healthy"] is True and body["ready"] is True and body["watermark"] == 1.0
+        vlog.error = TimeoutError()
+        for _ in range(30):  # 150 s of probes
+            now[0] += 5
+            await dog.tick()
+        assert _sample(m, "lastmile_kafka_up") == 0
+        assert _sample(m, "lastmile_health_check", check="kafka") == 0
+        body = dog.report()
+        assert body["healthy"] is False and "kafka" in body["problems"]
+
+    asyncio.run(run())
+    assert stalls == ["Kafka unreachable for 120 s"]  # once: the watchdog stops looking
+
+
+def test_the_watchdog_reads_lag_and_log_backlog_from_the_app():
+    now = [T0]
+    dog, app, vlog, m, stalls = _watchdog(lambda: now[0])
+    app.high[_TP("scans.v1", 1)] = 5000  # 4950 waiting: over the limit of 1000
+    vlog.behind = 3
+
+    async def run():
+        await dog.tick()
+
+    asyncio.run(run())
+    assert _sample(m, "lastmile_violation_log_behind_messages") == 3
+    assert _sample(m, "lastmile_health_check", check="lag") == 0
+    assert dog.report()["consumer_lag"] == 4950
+    assert stalls == []
