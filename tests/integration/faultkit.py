@@ -16,8 +16,9 @@ import subprocess
 import threading
 import time
 import uuid
+from collections import Counter
 from collections.abc import Callable
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
 import orjson
@@ -58,7 +59,10 @@ class OwnStack:
         return f"redis://127.0.0.1:{self.env['LASTMILE_REDIS_PORT']}/0"
 
     def stack(self, command: str) -> None:
-        subprocess.run(["bash", str(STACK), command], env=self.env, check=True, capture_output=True)
+        done = subprocess.run(["bash", str(STACK), command], env=self.env, capture_output=True)
+        if done.returncode != 0:
+            tail = (done.stdout + done.stderr).decode(errors="replace")[-2000:]
+            raise RuntimeError(f"stack.sh {command} failed ({done.returncode}):\n{tail}")
 
     def pid(self, service: str) -> int:
         return int((self.run_dir / "pids" / f"{service}.pid").read_text())
@@ -122,12 +126,17 @@ def thirds(src: Path, out: Path) -> list[Path]:
     return parts
 
 
-def expected_ids(traffic: Path) -> set[str]:
-    """The violation ids ``lastmile detect`` found on the same files."""
-    return {
-        orjson.loads(x)["violation_id"]
-        for x in (traffic / "detected.jsonl").read_bytes().splitlines()
-    }
+class Expected(set[str]):
+    """The violation ids ``lastmile detect`` found on the same files, with each one's rule."""
+
+    rules: dict[str, str]
+
+
+def expected_ids(traffic: Path) -> Expected:
+    found = [orjson.loads(x) for x in (traffic / "detected.jsonl").read_bytes().splitlines()]
+    out = Expected(v["violation_id"] for v in found)
+    out.rules = {v["violation_id"]: f"{v['type']}/{v['rule']}" for v in found}
+    return out
 
 
 def counter_total(metrics_text: str) -> float:
@@ -155,6 +164,7 @@ class Figures:
     exited_s: float | None = None  # fault → the stalled worker has exited
     restarts: int = 0
     exit_codes: str = ""
+    missing_rules: dict[str, int] = field(default_factory=dict)  # type/rule → violations
 
     @property
     def exact(self) -> bool:
@@ -193,11 +203,14 @@ def measure(
     for source in workers:
         with contextlib.suppress(OSError):  # a worker being restarted: counted when back
             counter += counter_total(source())
+    missing = expected - set(got)
+    rules = getattr(expected, "rules", {})
     return Figures(
         scenario=name,
         expected=len(expected),
         published=len(got),
-        missing=len(expected - set(got)),
+        missing=len(missing),
+        missing_rules=dict(Counter(rules.get(v, "?") for v in missing)),
         repeated=len(got) - len(set(got)),
         unexpected=len(set(got) - expected),
         read_model=read_model,

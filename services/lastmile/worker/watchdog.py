@@ -1,9 +1,9 @@
 """The watchdog: every few seconds, look at Kafka, the input and the violation log.
 
 It gathers an ``Observation`` (health.py judges it), sets the health gauges, and when the
-worker is stalled it stops it with a non-zero exit for its supervisor (ADR 0009): first
-through the app (a clean stop, the fatal error remembered for ``lastmile worker``'s exit
-status), and if that has not ended the process in ``EXIT_GRACE_S``, at once (``os._exit``;
+worker is stalled it stops it with a non-zero exit for its supervisor (ADR 0009): first as
+SIGTERM does (a clean stop; the reason is remembered, so ``lastmile worker`` exits 1 naming
+it), and if that has not ended the process in ``EXIT_GRACE_S``, at once (``os._exit(1)``;
 safe: every effect is idempotent under the violation log, as after a SIGKILL).
 """
 
@@ -12,6 +12,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import os
+import signal
 import threading
 import time
 from collections.abc import Awaitable, Callable
@@ -115,16 +116,17 @@ class Watchdog:
 
 
 def exit_when_stalled(
-    app: Any, remember: Callable[[BaseException], None]
+    remember: Callable[[BaseException], None],
 ) -> Callable[[WorkerStalled], Awaitable[None]]:
-    """An ``on_stall`` that stops ``app`` (crash, so the command exits 1), with a backstop."""
+    """An ``on_stall`` that stops the worker as SIGTERM does (``lastmile worker`` then exits 1
+    naming the reason), with a backstop should that stop hang."""
 
     async def on_stall(exc: WorkerStalled) -> None:
         remember(exc)
         backstop = threading.Timer(EXIT_GRACE_S, os._exit, (EXIT_STATUS,))
         backstop.daemon = True
         backstop.start()
-        await app.crash(exc)
+        os.kill(os.getpid(), signal.SIGTERM)  # the worker's own clean stop
 
     return on_stall
 
@@ -145,7 +147,7 @@ def build_watchdog(worker: Any, topics: list[str]) -> Watchdog:
         worker.metrics,
         topics,
         worker.ready,
-        exit_when_stalled(worker.app, remember),
+        exit_when_stalled(remember),
     )
 
 
