@@ -23,7 +23,7 @@ from pathlib import Path
 
 import orjson
 import redis
-from workers import REPO, Scenario, free_port
+from workers import REPO, Scenario, free_port, metric
 
 from lastmile.readmodel.keys import Keys
 
@@ -139,14 +139,6 @@ def expected_ids(traffic: Path) -> Expected:
     return out
 
 
-def counter_total(metrics_text: str) -> float:
-    return sum(
-        float(line.rsplit(" ", 1)[1])
-        for line in metrics_text.splitlines()
-        if line.startswith("lastmile_violations_total{")
-    )
-
-
 @dataclass
 class Figures:
     """One scenario's outcome, against ``lastmile detect`` on the same files."""
@@ -202,7 +194,7 @@ def measure(
     counter = 0.0
     for source in workers:
         with contextlib.suppress(OSError):  # a worker being restarted: counted when back
-            counter += counter_total(source())
+            counter += metric(source(), "lastmile_violations_total")
     missing = expected - set(got)
     rules = getattr(expected, "rules", {})
     return Figures(

@@ -24,8 +24,6 @@ from __future__ import annotations
 import os
 import signal
 import time
-import urllib.error
-import urllib.request
 from functools import partial
 
 import orjson
@@ -39,18 +37,10 @@ from faultkit import (
     settle,
     thirds,
 )
-from workers import Scenario, free_port, simulated_traffic
+from workers import Scenario, free_port, health, metric, simulated_traffic
 
 STALL_S = 10  # LASTMILE_STALL_TIMEOUT_S of the workers here (its lowest allowed value)
 REDIS_OUTAGE_S = float(os.environ.get("LASTMILE_TEST_LONG_REDIS_OUTAGE_S", "60"))
-
-
-def healthz(port: int) -> tuple[int, dict]:
-    try:
-        with urllib.request.urlopen(f"http://127.0.0.1:{port}/healthz", timeout=5) as r:
-            return r.status, orjson.loads(r.read())
-    except urllib.error.HTTPError as exc:
-        return exc.code, orjson.loads(exc.read())
 
 
 def wait_unhealthy(port: int, problem: str, timeout: float) -> dict:
@@ -59,21 +49,13 @@ def wait_unhealthy(port: int, problem: str, timeout: float) -> dict:
     status, body = 0, {}
     while time.monotonic() < deadline:
         try:
-            status, body = healthz(port)
+            status, body = health(port)
         except OSError:
             status, body = 0, {}
         if status == 503 and problem in body.get("problems", {}):
             return body
         time.sleep(0.5)
     raise AssertionError(f"/healthz never reported {problem!r}: last {status} {body}")
-
-
-def counter_sum(text: str, name: str) -> float:
-    return sum(
-        float(line.rsplit(" ", 1)[1])
-        for line in text.splitlines()
-        if line.startswith((name + " ", name + "{"))
-    )
 
 
 def gauge(text: str, series: str) -> float | None:
@@ -121,7 +103,7 @@ def _run_broker_outage(own_stack: OwnStack, tmp_path, sig: int, seed: int) -> Fi
         fig.restarts, fig.exit_codes = sup.restarts, ",".join(map(str, sup.exit_codes))
         fig.reported_s, fig.exited_s = round(reported_s, 1), round(exited_s, 1)
         fig.report()
-        status, body = healthz(port)
+        status, body = health(port)
         assert status == 200 and body["healthy"], body
         return fig
     finally:
@@ -235,7 +217,7 @@ def test_a_worker_cut_off_from_the_broker_hands_over_and_rejoins_losing_nothing(
         status, body = ns.get(f"http://{ns.ns_ip}:{port_in}/healthz")
         assert status == 200, f"the worker in the namespace is healthy before the cut: {body!r}"
         processed = scenario.metrics(port_in, ns.ns_ip)
-        assert counter_sum(processed, "lastmile_events_processed_total") > 0, "it took part"
+        assert metric(processed, "lastmile_events_processed_total") > 0, "it took part"
         ns.cut()
         fault_at = time.monotonic()
         scenario.publish(part2)  # the outside worker takes the cut-off one's partitions

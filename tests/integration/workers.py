@@ -156,6 +156,22 @@ class Scenario:
             return r.read().decode()
 
 
+def health(port: int) -> tuple[int, dict]:
+    try:
+        with urllib.request.urlopen(f"http://127.0.0.1:{port}/healthz", timeout=5) as r:
+            return r.status, orjson.loads(r.read())
+    except urllib.error.HTTPError as exc:
+        return exc.code, orjson.loads(exc.read())
+
+
+def metric(text: str, name: str) -> float:
+    return sum(
+        float(line.rsplit(" ", 1)[1])
+        for line in text.splitlines()
+        if line.startswith((name + " ", name + "{"))
+    )
+
+
 def split_lines(src: Path, dst_a: Path, dst_b: Path) -> None:
     lines = src.read_bytes().splitlines(keepends=True)
     half = len(lines) // 2
