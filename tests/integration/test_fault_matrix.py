@@ -65,15 +65,21 @@ def gauge(text: str, series: str) -> float | None:
     return None
 
 
-def _run_broker_outage(own_stack: OwnStack, tmp_path, sig: int, seed: int) -> Figures:
+def _run_broker_outage(
+    own_stack: OwnStack, tmp_path, sig: int, seed: int, stall_s: int = STALL_S
+) -> Figures:
+    """Broker down mid-stream, then up again: past ``stall_s`` (the worker must exit 1 and be
+    restarted), or at once when ``stall_s`` is longer than the restart (it must ride it out)."""
+    rides_out = stall_s > STALL_S
     traffic = simulated_traffic(tmp_path / "traffic", seed=seed, parcels=600)
     expected = expected_ids(traffic)
     scenario = Scenario(own_stack.kafka, own_stack.redis_url, tmp_path, hold_s=1.0)
     part1, part2, part3 = thirds(traffic / "scans.jsonl", tmp_path)
     port = free_port()
-    sup = Supervisor(scenario, port, LASTMILE_STALL_TIMEOUT_S=str(STALL_S))
+    sup = Supervisor(scenario, port, LASTMILE_STALL_TIMEOUT_S=str(stall_s))
     first = sup.proc
     sup.start()
+    exited_s: float | None = None
     try:
         scenario.publish(part1)
         time.sleep(2)
@@ -85,15 +91,16 @@ def _run_broker_outage(own_stack: OwnStack, tmp_path, sig: int, seed: int) -> Fi
         text = scenario.metrics(port)
         assert gauge(text, "lastmile_kafka_up") == 0
         assert gauge(text, 'lastmile_health_check{check="kafka"}') == 0
-        # past the stall timeout the worker exits non-zero instead of hanging
-        assert first.wait(timeout=STALL_S + 60) == 1, "a stalled worker exits with status 1"
-        exited_s = time.monotonic() - fault_at
+        if not rides_out:  # past the stall timeout the worker exits non-zero, not hangs
+            assert first.wait(timeout=stall_s + 60) == 1, "a stalled worker exits with status 1"
+            exited_s = time.monotonic() - fault_at
         own_stack.stack("up")
         recovering_from = time.monotonic()
         scenario.publish(part2)
         scenario.publish(part3, traffic / "complaints.jsonl")
+        down = f"{recovering_from - fault_at:.0f} s" if rides_out else f"past {stall_s} s stall"
         fig = settle(
-            f"broker {signal.Signals(sig).name} {STALL_S}+ s",
+            f"broker {signal.Signals(sig).name}, down {down}",
             scenario,
             own_stack.redis_url,
             expected,
@@ -101,10 +108,13 @@ def _run_broker_outage(own_stack: OwnStack, tmp_path, sig: int, seed: int) -> Fi
             since=recovering_from,
         )
         fig.restarts, fig.exit_codes = sup.restarts, ",".join(map(str, sup.exit_codes))
-        fig.reported_s, fig.exited_s = round(reported_s, 1), round(exited_s, 1)
+        fig.reported_s = round(reported_s, 1)
+        fig.exited_s = None if exited_s is None else round(exited_s, 1)
         fig.report()
         status, body = health(port)
         assert status == 200 and body["healthy"], body
+        if rides_out:
+            assert sup.proc is first and first.poll() is None, "it rode the restart out"
         return fig
     finally:
         sup.stop()
@@ -128,6 +138,12 @@ def test_a_broker_killed_mid_stream_is_reported_the_worker_exits_and_nothing_is_
     own_stack, tmp_path
 ):
     _assert_exact(_run_broker_outage(own_stack, tmp_path, signal.SIGKILL, seed=43))
+
+
+@pytest.mark.chaos
+def test_a_broker_restarted_at_once_is_ridden_out_by_the_worker(own_stack, tmp_path):
+    """A rolling restart: the broker down only as long as it takes to start again."""
+    _assert_exact(_run_broker_outage(own_stack, tmp_path, signal.SIGTERM, seed=59, stall_s=300))
 
 
 @pytest.mark.chaos
