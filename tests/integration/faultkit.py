@@ -149,8 +149,8 @@ class Figures:
     missing: int = 0
     repeated: int = 0
     unexpected: int = 0
-    read_model: int = 0  # violations in the Redis read model
-    counter: float = 0  # lastmile_violations_total summed over the live workers
+    read_model: int | None = None  # violations in the Redis read model (None: not measured)
+    counter: float | None = None  # lastmile_violations_total summed over the live workers
     recover_s: float = 0.0  # fault over → log, read model and counter all equal the truth
     reported_s: float | None = None  # fault → /healthz names it
     exited_s: float | None = None  # fault → the stalled worker has exited
