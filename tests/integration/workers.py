@@ -66,18 +66,26 @@ class Scenario:
     def start_worker(
         self,
         web_port: int | None = None,
+        argv: list[str] | None = None,
         wrap: tuple[str, ...] = (),
         host: str = "127.0.0.1",
         **extra_env: str,
     ) -> tuple[subprocess.Popen, int]:
-        """A worker process; ``wrap`` runs it under a command (``ip netns exec NS``), and
-        ``host`` is where its web server answers (``LASTMILE_WEB_HOST``)."""
+        """`lastmile worker` (or `argv`, another command running the same app) on its own port;
+        ``wrap`` runs it under a command (``ip netns exec NS``), and ``host`` is where its web
+        server answers (``LASTMILE_WEB_HOST``)."""
         port = web_port or free_port()
         log = open(self.tmp / f"worker-{port}-{len(self.procs)}.log", "wb")  # noqa: SIM115
         if host != "127.0.0.1":
             extra_env = {"LASTMILE_WEB_HOST": host, **extra_env}
         proc = subprocess.Popen(
-            [*wrap, sys.executable, "-m", "lastmile.cli", "worker", "--loglevel", "warning"],
+            [
+                *wrap,
+                *(
+                    argv
+                    or [sys.executable, "-m", "lastmile.cli", "worker", "--loglevel", "warning"]
+                ),
+            ],
             env={**self.env(port), **extra_env},
             stdout=log,
             stderr=subprocess.STDOUT,
