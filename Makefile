@@ -7,12 +7,13 @@ BIN := $(VENV)/bin
 RUN_DIR ?= $(CURDIR)/run
 export RUN_DIR
 
-.PHONY: help install test chaos unit integration lint fmt demo up down status clean bench contract
+.PHONY: help install test chaos soak unit integration lint fmt demo up down status clean bench contract
 
 help:
 	@echo "make demo         install what is missing, start Kafka+Redis+Prometheus, stream a simulated day of Yiyuan"
 	@echo "make test         install, start the local stack, run every test (unit + integration) but the chaos ones, stop the stack"
 	@echo "make chaos        the fault scenarios not yet reliable enough for CI (marker chaos)"
+	@echo "make soak         one worker for SOAK_MINUTES (60) at a steady load on a stack of its own (not in CI)"
 	@echo "make unit         unit tests only (no services)"
 	@echo "make lint         ruff + mypy (strict on the core)"
 	@echo "make up|down|status|clean   the local stack (Kafka KRaft, Redis, Prometheus) under $(RUN_DIR)"
@@ -70,3 +71,10 @@ bench-worker: install
 	set -e; s="env RUN_DIR=/tmp/lm-bench LASTMILE_KAFKA_PORT=39092 LASTMILE_KAFKA_CONTROLLER_PORT=39093 LASTMILE_REDIS_PORT=36390 LASTMILE_PROMETHEUS_PORT=39091 bash deploy/local/stack.sh"; $$s up; rc=0; LASTMILE_KAFKA_BOOTSTRAP=127.0.0.1:39092 LASTMILE_REDIS_URL=redis://127.0.0.1:36390/0 $(BIN)/python bench/bench_worker.py || rc=$$?; $$s clean; exit $$rc
 bench-redis: install
 	set -e; s="env RUN_DIR=/tmp/lm-bench LASTMILE_KAFKA_PORT=39092 LASTMILE_KAFKA_CONTROLLER_PORT=39093 LASTMILE_REDIS_PORT=36390 LASTMILE_PROMETHEUS_PORT=39091 bash deploy/local/stack.sh"; $$s up; rc=0; LASTMILE_KAFKA_BOOTSTRAP=127.0.0.1:39092 LASTMILE_REDIS_URL=redis://127.0.0.1:36390/0 $(BIN)/python bench/bench_redis_footprint.py || rc=$$?; $$s clean; exit $$rc
+
+# The soak (bench/soak.py, docs/reliability.md): a stack of its own, wiped afterwards.
+SOAK_MINUTES ?= 60
+SOAK_ARGS ?=
+SOAK_PORT_BASE ?= 39192
+soak: install
+	set -e; b=$(SOAK_PORT_BASE); s="env RUN_DIR=/tmp/lm-soak LASTMILE_KAFKA_PORT=$$b LASTMILE_KAFKA_CONTROLLER_PORT=$$((b+1)) LASTMILE_REDIS_PORT=$$((b+2)) LASTMILE_PROMETHEUS_PORT=$$((b+3)) bash deploy/local/stack.sh"; $$s up; rc=0; LASTMILE_KAFKA_BOOTSTRAP=127.0.0.1:$$b LASTMILE_REDIS_URL=redis://127.0.0.1:$$((b+2))/0 $(BIN)/python bench/soak.py --minutes $(SOAK_MINUTES) $(SOAK_ARGS) || rc=$$?; $$s clean; exit $$rc

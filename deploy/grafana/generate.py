@@ -997,6 +997,22 @@ def pipeline_health() -> Board:
         decimals=2,
     )
     b.panel(
+        "timeseries",
+        "健康检查 / Worker health checks (1 = passing; /healthz is 503 while one fails)",
+        [
+            (
+                f"min by (instance, check) (lastmile_health_check{{{sel_i}}})",
+                "{{instance}} {{check}}",
+            ),
+            (f"min by (instance) (lastmile_kafka_up{{{sel_i}}})", "{{instance}} kafka up"),
+            (
+                f"max by (instance) (lastmile_violation_log_behind_messages{{{sel_i}}})",
+                "{{instance}} violation log behind (records)",
+            ),
+        ],
+        decimals=0,
+    )
+    b.panel(
         "table",
         "告警 / Firing alerts",
         [('ALERTS{alertstate="firing", alertname=~"Lastmile.*"}', "")],

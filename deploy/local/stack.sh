@@ -21,6 +21,10 @@
 # With it, LASTMILE_KAFKA_SSL_PORT=M adds a mutual-TLS listener on 127.0.0.1:M (client
 # certificates required; the principal is the certificate's CN, so a client certificate
 # tls/lastmile.pem + lastmile.key, CN=lastmile, is User:lastmile).
+#
+# Fault tests only: LASTMILE_KAFKA_EXTRA_LISTENER (ADDR:PORT, a second broker listener) and
+# LASTMILE_REDIS_EXTRA_BIND (ADDR; protected mode off, else Redis refuses that address), on a
+# veth address the test creates (tests/integration/test_fault_matrix.py).
 set -euo pipefail
 
 HERE="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
@@ -221,6 +225,12 @@ start_kafka() {
       die "kafka: $KAFKA_DATA was formatted without SCRAM users; LASTMILE_KAFKA_SASL_PORT needs a fresh one ('stack.sh clean' first, or another RUN_DIR)"
     fi
   fi
+  if [[ -n "${LASTMILE_KAFKA_EXTRA_LISTENER:-}" ]]; then  # fault tests: a veth address of their own
+    local x="EXTRA://$LASTMILE_KAFKA_EXTRA_LISTENER"
+    sed -i -e "s|^listeners=\(.*\)|listeners=\1,$x|" -e "s|^advertised.listeners=\(.*\)|advertised.listeners=\1,$x|" \
+      -e "s|^listener.security.protocol.map=\(.*\)|listener.security.protocol.map=\1,EXTRA:PLAINTEXT|" \
+      "$KAFKA_CONF_DIR/server.properties"
+  fi
   if [[ ! -f "$KAFKA_DATA/meta.properties" ]]; then
     local cid
     cid="$(kafka_java kafka.tools.StorageTool random-uuid)" || die "kafka StorageTool random-uuid failed"
@@ -241,9 +251,9 @@ start_redis() {
   mkdir -p "$REDIS_DIR"
   cat >"$REDIS_DIR/redis.conf" <<CONF
 # written by deploy/local/stack.sh — local lastmile read models
-bind 127.0.0.1
+bind 127.0.0.1${LASTMILE_REDIS_EXTRA_BIND:+ $LASTMILE_REDIS_EXTRA_BIND}
 port $REDIS_PORT
-protected-mode yes
+protected-mode $([[ -n "${LASTMILE_REDIS_EXTRA_BIND:-}" ]] && echo no || echo yes)
 daemonize no
 dir $REDIS_DIR
 appendonly yes

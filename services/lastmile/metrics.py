@@ -181,6 +181,9 @@ class Metrics:
     redis_up: Gauge
     redis_errors: Counter
     produce: ProduceMetrics
+    kafka_up: Gauge
+    violation_log_behind: Gauge
+    health_check: Gauge
 
     @classmethod
     def create(cls, registry: CollectorRegistry | None = None) -> Metrics:
@@ -300,6 +303,23 @@ class Metrics:
                 registry=r,
             ),
             produce=ProduceMetrics.create(r),
+            kafka_up=Gauge(
+                "lastmile_kafka_up",
+                "1 when the broker answered the worker's last probe (every 5 s), else 0.",
+                registry=r,
+            ),
+            violation_log_behind=Gauge(
+                "lastmile_violation_log_behind_messages",
+                "Records on violations.v1 the worker's violation log has not mirrored yet.",
+                registry=r,
+            ),
+            health_check=Gauge(
+                "lastmile_health_check",
+                "1 while a health check passes, 0 while it fails "
+                "(kafka, redis, lag, violation_log, progress; see /healthz).",
+                ("check",),
+                registry=r,
+            ),
         )
 
     def watch_violations(self, source: ViolationCounts) -> None:

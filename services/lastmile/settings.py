@@ -86,6 +86,8 @@ class Settings(BaseSettings):
     # the carrier-feed router (lastmile router)
     router_web_port: Port = 6067
     router_create_topics: bool = True
+    health_max_lag: int = Field(default=100_000, ge=1)
+    stall_timeout_s: float = Field(default=300.0, ge=10, le=86_400, allow_inf_nan=False)
 
     @model_validator(mode="after")
     def _default_worker_id(self) -> Settings:
@@ -193,6 +195,15 @@ SETTINGS_DOC = {
     "LASTMILE_ROCKSDB_MEMORY_MB": (
         "64",
         "RocksDB memory per table partition (memtables + block cache), MiB",
+    ),
+    "LASTMILE_HEALTH_MAX_LAG": (
+        "100000",
+        "input messages waiting above which /healthz says the worker is behind (503)",
+    ),
+    "LASTMILE_STALL_TIMEOUT_S": (
+        "300",
+        "a worker that cannot make progress this long (broker unreachable, input waiting "
+        "but nothing committed, violation log unread) exits with status 1",
     ),
     "LASTMILE_FAULTS": (
         "(none)",

@@ -78,3 +78,14 @@ def prometheus_url() -> str:
             f"Prometheus at {url} is not ready (HTTP {status}); {START_HINT}", pytrace=False
         )
     return url
+
+
+@pytest.fixture
+def own_stack(tmp_path):
+    """A Kafka + Redis + Prometheus stack of the test's own (fault tests stop its parts)."""
+    from faultkit import OwnStack
+
+    stack = OwnStack(tmp_path / "stack")
+    stack.stack("up")
+    yield stack
+    stack.stack("clean")

@@ -13,15 +13,21 @@ import shutil
 import signal
 import subprocess
 import time
-import urllib.error
-import urllib.request
 from datetime import datetime, timedelta
 from pathlib import Path
 
 import orjson
 import pytest
 import redis
-from workers import NETWORK, Scenario, free_port, simulated_traffic, split_lines
+from workers import (
+    NETWORK,
+    Scenario,
+    free_port,
+    health,
+    metric,
+    simulated_traffic,
+    split_lines,
+)
 
 from lastmile.domain.findings import violation_id
 from lastmile.readmodel.keys import Keys
@@ -110,22 +116,6 @@ class OwnRedis:
         assert self.proc is not None
         self.proc.send_signal(signal.SIGTERM)  # a clean shutdown: the AOF is complete
         self.proc.wait(timeout=30)
-
-
-def health(port: int) -> tuple[int, dict]:
-    try:
-        with urllib.request.urlopen(f"http://127.0.0.1:{port}/healthz", timeout=5) as r:
-            return r.status, orjson.loads(r.read())
-    except urllib.error.HTTPError as exc:
-        return exc.code, orjson.loads(exc.read())
-
-
-def metric(text: str, name: str) -> float:
-    return sum(
-        float(line.rsplit(" ", 1)[1])
-        for line in text.splitlines()
-        if line.startswith((name + " ", name + "{"))
-    )
 
 
 def test_a_redis_outage_mid_stream_pauses_the_worker_and_the_read_models_catch_up(

@@ -13,6 +13,7 @@ import socket
 import subprocess
 import sys
 import time
+import urllib.error
 import urllib.request
 import uuid
 from dataclasses import dataclass, field
@@ -63,33 +64,53 @@ class Scenario:
         return env
 
     def start_worker(
-        self, web_port: int | None = None, argv: list[str] | None = None, **extra_env: str
+        self,
+        web_port: int | None = None,
+        argv: list[str] | None = None,
+        wrap: tuple[str, ...] = (),
+        host: str = "127.0.0.1",
+        **extra_env: str,
     ) -> tuple[subprocess.Popen, int]:
-        """`lastmile worker` (or `argv`, another command running the same app) on its own port."""
+        """`lastmile worker` (or `argv`, another command running the same app) on its own port;
+        ``wrap`` runs it under a command (``ip netns exec NS``), and ``host`` is where its web
+        server answers (``LASTMILE_WEB_HOST``)."""
         port = web_port or free_port()
         log = open(self.tmp / f"worker-{port}-{len(self.procs)}.log", "wb")  # noqa: SIM115
+        if host != "127.0.0.1":
+            extra_env = {"LASTMILE_WEB_HOST": host, **extra_env}
         proc = subprocess.Popen(
-            argv or [sys.executable, "-m", "lastmile.cli", "worker", "--loglevel", "warning"],
+            [
+                *wrap,
+                *(
+                    argv
+                    or [sys.executable, "-m", "lastmile.cli", "worker", "--loglevel", "warning"]
+                ),
+            ],
             env={**self.env(port), **extra_env},
             stdout=log,
             stderr=subprocess.STDOUT,
             cwd=REPO,
         )
         self.procs.append(proc)
-        self.wait_ready(port, proc)
+        self.wait_ready(port, proc, host=host)
         return proc, port
 
-    def wait_ready(self, port: int, proc: subprocess.Popen, timeout: float = 90) -> None:
+    def wait_ready(
+        self, port: int, proc: subprocess.Popen, timeout: float = 90, host: str = "127.0.0.1"
+    ) -> None:
         deadline = time.monotonic() + timeout
         while time.monotonic() < deadline:
             if proc.poll() is not None:
                 raise RuntimeError(f"worker exited with {proc.returncode}; see logs in {self.tmp}")
             try:
-                with urllib.request.urlopen(f"http://127.0.0.1:{port}/healthz", timeout=2) as r:
-                    if orjson.loads(r.read())["ready"]:
-                        return
+                with urllib.request.urlopen(f"http://{host}:{port}/healthz", timeout=2) as r:
+                    body = r.read()
+            except urllib.error.HTTPError as exc:  # 503: ready, but something is unhealthy
+                body = exc.read()
             except OSError:
-                pass
+                body = b'{"ready": false}'
+            if orjson.loads(body)["ready"]:
+                return
             time.sleep(0.5)
         raise TimeoutError(f"worker on {port} not ready in {timeout}s; logs in {self.tmp}")
 
@@ -138,9 +159,25 @@ class Scenario:
             time.sleep(1.0)
         return recs
 
-    def metrics(self, port: int) -> str:
-        with urllib.request.urlopen(f"http://127.0.0.1:{port}/metrics", timeout=5) as r:
+    def metrics(self, port: int, host: str = "127.0.0.1") -> str:
+        with urllib.request.urlopen(f"http://{host}:{port}/metrics", timeout=5) as r:
             return r.read().decode()
+
+
+def health(port: int) -> tuple[int, dict]:
+    try:
+        with urllib.request.urlopen(f"http://127.0.0.1:{port}/healthz", timeout=5) as r:
+            return r.status, orjson.loads(r.read())
+    except urllib.error.HTTPError as exc:
+        return exc.code, orjson.loads(exc.read())
+
+
+def metric(text: str, name: str) -> float:
+    return sum(
+        float(line.rsplit(" ", 1)[1])
+        for line in text.splitlines()
+        if line.startswith((name + " ", name + "{"))
+    )
 
 
 def split_lines(src: Path, dst_a: Path, dst_b: Path) -> None:

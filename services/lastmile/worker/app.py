@@ -62,6 +62,7 @@ from lastmile.worker.sensors import QuietMonitor
 from lastmile.worker.tables import TableCouriers, TableParcels
 from lastmile.worker.topics import TopicNames
 from lastmile.worker.violation_log import ViolationLog
+from lastmile.worker.watchdog import PROBE_INTERVAL_S, build_watchdog
 
 log = logging.getLogger("lastmile.worker")
 
@@ -284,19 +285,17 @@ def create_worker(
         await refresh_produce(metrics.produce, produce_reader, network, config, health)
         return web.bytes(generate_latest(metrics.registry), content_type=METRICS_CONTENT_TYPE)
 
+    watchdog = build_watchdog(w, [names.scans, names.complaints])  # worker/watchdog.py
+
     @app.page("/healthz")
     async def healthz(web: Any, request: Any) -> Any:
-        """200 when healthy; 503 while Redis is unreachable (the worker waits for it)."""
-        return web.json(
-            {
-                "ready": w.ready.is_set(),
-                "healthy": health.reachable,
-                "redis": health.as_dict(),
-                "violations_known": len(violation_log.ids),
-                "watermark": state.watermark,
-            },
-            status=200 if health.reachable else 503,
-        )
+        """200 when healthy; 503 with the problems otherwise (worker/health.py)."""
+        body = watchdog.report(violations_known=len(violation_log.ids), watermark=state.watermark)
+        return web.json(body, status=200 if body["healthy"] else 503)
+
+    @app.timer(interval=PROBE_INTERVAL_S)
+    async def watch() -> None:  # a worker that cannot make progress exits (ADR 0011)
+        await watchdog.tick()
 
     async def on_assigned(sender: Any, *args: Any, **kwargs: Any) -> None:
         w.needs_catch_up = True

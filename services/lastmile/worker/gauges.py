@@ -54,20 +54,32 @@ async def refresh_coverage(
         m.town_info.labels(code, network.towns[code].name).set(1)
 
 
-def refresh_consumer_lag(metrics: Metrics, app: Any, topics: list[str]) -> None:
-    """Messages between each owned input partition's end and its committed offset."""
+def input_position(app: Any, topics: list[str]) -> tuple[Counter[str], tuple[Any, ...]] | None:
+    """Messages behind per input topic on the owned partitions, and their committed offsets
+    (which move when the worker makes progress); None while the consumer cannot say."""
     consumer: Any = app.consumer
     lag: Counter[str] = Counter()
+    committed: list[tuple[str, int, int]] = []
     try:
         for tp in app.assignor.assigned_actives():
             if tp.topic not in topics:
                 continue
             high = consumer.highwater(tp)
-            committed = consumer._committed_offset.get(tp)
+            done = consumer._committed_offset.get(tp) or 0
+            committed.append((tp.topic, tp.partition, done))
             if high is not None:
-                lag[tp.topic] += max(0, high - (committed or 0))
+                lag[tp.topic] += max(0, high - done)
     except Exception:
         log.debug("consumer lag unavailable", exc_info=True)
+        return None
+    return lag, tuple(sorted(committed))
+
+
+def refresh_consumer_lag(metrics: Metrics, app: Any, topics: list[str]) -> None:
+    """Messages between each owned input partition's end and its committed offset."""
+    position = input_position(app, topics)
+    if position is None:
         return
+    lag = position[0]
     for topic in topics:
         metrics.consumer_lag.labels(topic).set(lag.get(topic, 0))

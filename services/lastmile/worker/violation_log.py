@@ -156,6 +156,11 @@ class ViolationLog:
         assert self._consumer is not None
         return await self._consumer.end_offsets(list(self._consumer.assignment()))
 
+    async def backlog(self) -> int:
+        """Records on the topic not mirrored yet (asks the broker: raises when it cannot)."""
+        ends = await self.end_offsets()
+        return sum(max(0, end - self._positions.get(tp, 0)) for tp, end in ends.items())
+
     async def catch_up(self, timeout: float = 120.0) -> None:
         """Wait until the mirror has read everything on the topic at the time of the call."""
         targets = await self.end_offsets()
