@@ -140,7 +140,7 @@ async def test_outbound_facts_quality_counts_points_and_clock_round_trip(keyed, 
     processing = T0.timestamp() + 86400
     written = step_produce(located, fx, network, RuleConfig(), processing, 0.0)
     writer = ReadModelWriter(redis, keys)
-    for _ in range(2):  # facts, points and clock are idempotent (the counts are not: ADR 0006)
+    for _ in range(2):  # facts, points and clock are idempotent (the counts are not: ADR 0009)
         await writer.write(fx.read_model)
 
     reader = ProduceReader(redis, keys)

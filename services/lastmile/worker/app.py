@@ -294,7 +294,7 @@ def create_worker(
         return web.json(body, status=200 if body["healthy"] else 503)
 
     @app.timer(interval=PROBE_INTERVAL_S)
-    async def watch() -> None:  # a worker that cannot make progress exits (ADR 0011)
+    async def watch() -> None:  # a worker that cannot make progress exits (ADR 0012)
         await watchdog.tick()
 
     async def on_assigned(sender: Any, *args: Any, **kwargs: Any) -> None:

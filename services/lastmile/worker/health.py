@@ -7,7 +7,7 @@ while ``/healthz`` and ``lastmile_redis_up`` say that Redis is unreachable.
 ``WorkerHealth`` judges the rest from the watchdog's observations (worker/watchdog.py):
 the broker unreachable, input behind by more than LASTMILE_HEALTH_MAX_LAG, the violation
 log not caught up, no progress. A worker that cannot make progress for
-LASTMILE_STALL_TIMEOUT_S is stalled: it exits non-zero for its supervisor (ADR 0011).
+LASTMILE_STALL_TIMEOUT_S is stalled: it exits non-zero for its supervisor (ADR 0012).
 """
 
 from __future__ import annotations

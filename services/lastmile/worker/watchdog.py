@@ -1,7 +1,7 @@
 """The watchdog: every few seconds, look at Kafka, the input and the violation log.
 
 It gathers an ``Observation`` (health.py judges it), sets the health gauges, and when the
-worker is stalled it stops it with a non-zero exit for its supervisor (ADR 0011): first as
+worker is stalled it stops it with a non-zero exit for its supervisor (ADR 0012): first as
 SIGTERM does (a clean stop; the reason is remembered, so ``lastmile worker`` exits 1 naming
 it), and if that has not ended the process in ``EXIT_GRACE_S``, at once (``os._exit(1)``;
 safe: every effect is idempotent under the violation log, as after a SIGKILL).
