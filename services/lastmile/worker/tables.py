@@ -12,6 +12,7 @@ partitions (and so their state) move.
 
 from __future__ import annotations
 
+import asyncio
 import weakref
 from collections.abc import Iterable, Mapping
 from types import SimpleNamespace
@@ -106,8 +107,9 @@ class ChangelogWriter:
     the same places: the store column of the record's partition (RocksDB or memory), and
     a changelog record with the key bytes Faust's own serializers give and the value
     bytes as they are, handed straight to the producer. Faust's recovery reads these
-    records like its own, and its commit flushes the producer before it commits input
-    offsets, so they are durable before the offsets that cover them. The persisted
+    records like its own. ``flush`` waits for the broker's acknowledgements, and the
+    worker acks a batch's input only after it returned, so the records are durable before
+    any offset that covers them is committed. The persisted
     changelog offset Faust keeps in each RocksDB column is updated when the last record
     of a partition is acknowledged, as Faust's own callback would.
     """
@@ -130,25 +132,33 @@ class ChangelogWriter:
             self._pending.append((partition, key, None))
 
     async def flush(self) -> None:
-        """Hand the pending changelog records to the producer (not waiting for acks)."""
+        """Send the pending changelog records and wait until the broker has them all.
+
+        The batch's input offsets are acked only after this returns: Faust's commit waits
+        only for messages *attached* to offsets, not for the producer, so a record still in
+        the producer's buffer when an offset is committed would be lost by a crash, and the
+        events it held would never be folded again (the churn test lost whole parcels so).
+        """
         if not self._pending:
             return
         table = self.table
         app = table.app
-        if not app.producer.started:  # no producer (agent tests): the store is enough
+        if not app.producer.started:  # no producer (handler tests): the store is enough
             self._pending.clear()
             return
         topic = table.changelog_topic.get_topic_name()
         dumps_key = app.serializers.dumps_key
         last: dict[int, Any] = {}
+        sent: list[Any] = []
         pending, self._pending = self._pending, []
         for partition, key, value in pending:
             key_bytes = dumps_key(table.key_type, key, serializer=table.key_serializer)
-            last[partition] = await app.producer.send(
-                topic, key_bytes, value, partition, None, None
-            )
+            fut = await app.producer.send(topic, key_bytes, value, partition, None, None)
+            sent.append(fut)
+            last[partition] = fut
         for fut in last.values():
             fut.add_done_callback(self._persisted)
+        await asyncio.gather(*sent)
 
     def _persisted(self, fut: Any) -> None:
         if fut.cancelled() or fut.exception() is not None:
