@@ -17,9 +17,11 @@ MIB = 1024**2
 GIB = 1024**3
 
 # ---------------------------------------------------------------- measured (see docs)
-# `make bench-worker` (bench/bench_worker.py), docs/benchmarks.md: one worker, events/s.
-# The lower of the two recorded runs (2,463 and 5,193 events/s on a loaded 2-core machine).
-WORKER_EVENTS_PER_S = 2_463
+# `bench/bench_worker.py --latency-rate R` (docs/benchmarks.md): the highest open-loop rate
+# one worker sustained live with p99 <= 250 ms (4,093 msg/s, p99 237 ms; at 5,000-5,239 the
+# delivery-heavy evening of the simulated day exceeds it). Catch-up is faster (10,477
+# events/s from a full topic) but live traffic is what a deployment must keep up with.
+WORKER_EVENTS_PER_S = 4_093
 # `bench/bench_redis_footprint.py --parcels-per-day 100000` (seed 1, one worker, 4
 # partitions): worker RSS 102 MiB when ready, 992 MiB after 100,112 parcels, still growing
 # (bench_worker.py, over 20,033 parcels: 1,282 MiB per 100,000)
