@@ -109,17 +109,17 @@ def _courier(
         h: stored.records(hour_key(courier, h), partition) or []
         for h in near | (known & set(by_hour))
     }
+    oldest = hour_of(horizon)
     for h, add in by_hour.items():
+        if h < oldest:
+            continue  # past the retention period on arrival: forgotten at once
         old = held.get(h, [])
         merged = merge_signoffs(old, add)
         if len(merged) != len(old):
             fx.states[hour_key(courier, h)] = merged
         held[h] = merged
-    hours = sorted(h for h in known | set(by_hour) if h >= hour_of(horizon))
-    fx.deleted.extend(hour_key(courier, h) for h in known if h < hour_of(horizon))
-    for key in [k for k in fx.states if k.startswith(f"{courier}@")]:
-        if int(key.rsplit("@", 1)[1]) < hour_of(horizon):
-            del fx.states[key]
+    hours = sorted(h for h in known | set(by_hour) if h >= oldest)
+    fx.deleted.extend(hour_key(courier, h) for h in known if h < oldest)
     index = CourierIndex(tuple(hours), newest)
     if index != before or legacy:
         fx.indexes[courier] = index
