@@ -1,7 +1,7 @@
 """The programme's vocabulary: the codes events and violations are made of.
 
-The domain's own words. The contract (``lastmile.contract``) states the same codes as
-pydantic ``Literal`` types and checks at import that they agree with these.
+The domain's own words. The contract's one definition (``lastmile.contract.messages``)
+builds its enum types from these tuples, so the two cannot disagree.
 """
 
 from __future__ import annotations
