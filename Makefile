@@ -68,7 +68,7 @@ chaos: install
 bench: install
 	$(BIN)/python bench/bench_detect.py
 bench-worker: install
-	set -e; s="env RUN_DIR=/tmp/lm-bench LASTMILE_KAFKA_PORT=39092 LASTMILE_KAFKA_CONTROLLER_PORT=39093 LASTMILE_REDIS_PORT=36390 LASTMILE_PROMETHEUS_PORT=39091 bash deploy/local/stack.sh"; $$s up; rc=0; LASTMILE_KAFKA_BOOTSTRAP=127.0.0.1:39092 LASTMILE_REDIS_URL=redis://127.0.0.1:36390/0 $(BIN)/python bench/bench_worker.py || rc=$$?; $$s clean; exit $$rc
+	set -e; s="env RUN_DIR=/tmp/lm-bench LASTMILE_KAFKA_PORT=39092 LASTMILE_KAFKA_CONTROLLER_PORT=39093 LASTMILE_REDIS_PORT=36390 LASTMILE_PROMETHEUS_PORT=39091 bash deploy/local/stack.sh"; $$s up; rc=0; LASTMILE_KAFKA_BOOTSTRAP=127.0.0.1:39092 LASTMILE_REDIS_URL=redis://127.0.0.1:36390/0 $(BIN)/python bench/bench_worker.py $(BENCH_ARGS) || rc=$$?; $$s clean; exit $$rc
 bench-redis: install
 	set -e; s="env RUN_DIR=/tmp/lm-bench LASTMILE_KAFKA_PORT=39092 LASTMILE_KAFKA_CONTROLLER_PORT=39093 LASTMILE_REDIS_PORT=36390 LASTMILE_PROMETHEUS_PORT=39091 bash deploy/local/stack.sh"; $$s up; rc=0; LASTMILE_KAFKA_BOOTSTRAP=127.0.0.1:39092 LASTMILE_REDIS_URL=redis://127.0.0.1:36390/0 $(BIN)/python bench/bench_redis_footprint.py || rc=$$?; $$s clean; exit $$rc
 

@@ -18,9 +18,9 @@ from lastmile.pipeline.parcels import Located, step_parcels
 from lastmile.pipeline.produce import step_produce
 from lastmile.pipeline.records import DueHold, HoldKey
 from lastmile.pipeline.runstate import RunState
-from lastmile.readmodel.codec import china_day
+from lastmile.readmodel.codec import china_day, encode_path
 from lastmile.readmodel.holds import RedisHolds
-from lastmile.readmodel.keys import Keys
+from lastmile.readmodel.keys import TIMELINE_SHARDS, Keys
 from lastmile.readmodel.produce import ProduceReader
 from lastmile.readmodel.reader import ReadModelReader
 from lastmile.readmodel.writer import ReadModelWriter
@@ -117,6 +117,42 @@ async def test_every_key_lies_under_the_documented_patterns_and_spreads_over_slo
     assert keys.parcel("S1") in found and keys.parcels_seen(china_day(events[0].ts)) in found
     tags = {k[1 : k.index("}")] if k.startswith("{") else k for k in found}
     assert len(tags) > 3, "keys are not all in one hash-tag slot"
+
+
+async def test_a_redis_that_lost_its_scripts_gets_them_again_and_counts_once(keyed, network):
+    """A restarted Redis (here: SCRIPT FLUSH) answers NOSCRIPT: the writer loads its scripts
+    and runs the batch again, which repeats nothing that had already run."""
+    redis, keys = keyed
+    events = [*inbound_path("N1"), scan("N1", "delivered", 720, "T-E")]
+    fx = first_batch(events, network)
+    writer = ReadModelWriter(redis, keys)
+    await writer.write(fx.read_model)
+    await redis.script_flush()
+    await writer.write(fx.read_model)
+    (rolled,) = await ReadModelReader(redis, keys).days([china_day(events[-1].ts)])
+    assert sum(rolled.deliveries.values()) == 1 and set(rolled.parcels) == {"N1"}
+    assert await redis.ttl(keys.parcel("N1")) > 29 * 86400
+
+
+async def test_timelines_of_a_batch_share_a_slot_only_within_their_shard(keyed, network):
+    redis, keys = keyed
+    pids = [f"SH{i}" for i in range(64)]
+    fx = first_batch([e for pid in pids for e in inbound_path(pid)], network)
+    await ReadModelWriter(redis, keys).write(fx.read_model)
+    reader = ReadModelReader(redis, keys)
+    for pid in pids:
+        path = await reader.parcel_path(pid)
+        assert path is not None and path.parcel_id == pid
+    tags = {keys.parcel(pid).split("}")[0] for pid in pids}
+    assert 8 < len(tags) <= TIMELINE_SHARDS
+
+
+async def test_a_timeline_written_before_the_shards_is_still_read(keyed, network):
+    redis, keys = keyed
+    fx = first_batch(list(inbound_path("OLD1")), network)
+    await redis.set(keys.parcel_before_shards("OLD1"), encode_path(fx.read_model.paths["OLD1"]))
+    path = await ReadModelReader(redis, keys).parcel_path("OLD1")
+    assert path is not None and path.scans == fx.read_model.paths["OLD1"].scans
 
 
 async def test_outbound_facts_quality_counts_points_and_clock_round_trip(keyed, network):

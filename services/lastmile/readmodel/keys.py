@@ -7,14 +7,24 @@ script must touch several keys atomically:
   script gated on the document's ``HSETNX``; its keys share one slot.
 - ``{<p>:d:<day>}``: one day's delivery gate, rollup and end-to-end times.
 - ``{<p>:c:<day>}``: one day's complaint gate and rollup.
+- ``{<p>:t<n>}``: the parcel timelines of shard ``n`` (of ``TIMELINE_SHARDS``): one script
+  sets a batch's timelines of a shard, each with its own TTL, in one command (a ``SET`` per
+  parcel cost the worker more than any other read-model write).
 
-Everything else (timelines, parcels by day, coverage, brands, holds, the API's keys) is
-one key per command and spreads freely.
+Everything else (parcels by day, coverage, brands, holds, the API's keys) is one key per
+command and spreads freely.
 """
 
 from __future__ import annotations
 
+import zlib
 from dataclasses import dataclass
+
+TIMELINE_SHARDS = 16  # changing it moves every timeline key: the reader would miss them
+
+
+def timeline_shard(parcel_id: str) -> int:
+    return zlib.crc32(parcel_id.encode()) % TIMELINE_SHARDS
 
 
 @dataclass(frozen=True)
@@ -91,8 +101,16 @@ class Keys:
         """hash parcel → town|carrier, by the China day of its first scan."""
         return f"{self.prefix}:parcels:{day}"
 
-    def parcel(self, parcel_id: str) -> str:
-        """string: the parcel's path (codec p1); the timeline is built from it on read."""
+    def parcel(self, parcel_id: str, shard: int | None = None) -> str:
+        """string: the parcel's path (codec p1); the timeline is built from it on read.
+        In the slot of its shard (one script per shard writes a batch's timelines);
+        ``shard`` if the caller has it already (``timeline_shard(parcel_id)``)."""
+        n = timeline_shard(parcel_id) if shard is None else shard
+        return f"{{{self.prefix}:t{n}}}:parcel:{parcel_id}"
+
+    def parcel_before_shards(self, parcel_id: str) -> str:
+        """Where a timeline was kept before the shards; read as a fallback until the
+        last of them expires (``retention_days`` after the upgrade)."""
         return f"{self.prefix}:parcel:{parcel_id}"
 
     def reached(self, town: str) -> str:

@@ -31,8 +31,12 @@ _FIRST, _NEWEST = "first", "newest"
 
 def queue_produce(pipe: Any, k: Keys, w: ProduceWrites) -> None:
     """Add one batch's §7 writes to a pipeline (idempotent but for the per-carrier counts)."""
+    by_day: dict[str, dict[str, bytes]] = {}
     for pid, facts in w.outbound.items():
-        pipe.hset(k.outbound(china_day(facts.collected_ts)), pid, orjson.dumps(list(facts)))
+        day = china_day(facts.collected_ts)
+        by_day.setdefault(day, {})[pid] = orjson.dumps(list(facts))
+    for day, mapping in by_day.items():
+        pipe.hset(k.outbound(day), mapping=mapping)
     for (hour, carrier, name), n in w.counts.items():
         day = china_day(hour * HOUR_S)
         pipe.hincrby(k.data_quality(day), rollup_field(carrier, f"{hour}|{name}"), n)

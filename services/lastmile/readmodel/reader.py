@@ -111,6 +111,8 @@ class ReadModelReader:
     # -- the API -----------------------------------------------------------------------
     async def parcel_path(self, parcel_id: str) -> ParcelPath | None:
         raw = await self.redis.get(self.keys.parcel(parcel_id))
+        if raw is None:
+            raw = await self.redis.get(self.keys.parcel_before_shards(parcel_id))
         return None if raw is None else decode_path(raw)
 
     async def violation_ids_of_parcel(self, parcel_id: str) -> set[str]:

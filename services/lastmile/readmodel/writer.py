@@ -2,21 +2,26 @@
 
 Every counter moves behind a set-if-absent gate inside one Lua script (keys declared in
 KEYS, in one hash-tag slot), so a replay, a restart or two workers projecting the same
-violation count it once. One pipeline, one round trip, per call.
+violation count it once. One pipeline, one round trip, per call; within it one command
+per key (or per slot, for the scripts), not one per parcel: a batch touches a few hundred
+parcels but a few dozen keys.
 """
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+import hashlib
+from collections import defaultdict
+from collections.abc import Callable, Iterable
 from datetime import datetime
 from typing import Any
 
 import orjson
 from redis.asyncio import Redis
+from redis.exceptions import NoScriptError
 
 from lastmile.pipeline.effects import ReadModelWrites
 from lastmile.readmodel.codec import china_day, encode_path, rollup_field
-from lastmile.readmodel.keys import Keys
+from lastmile.readmodel.keys import Keys, timeline_shard
 from lastmile.readmodel.produce import queue_produce
 
 GATE_TTL_S = 40 * 86400
@@ -37,101 +42,167 @@ redis.call('SADD', KEYS[9], ARGV[5])
 return 1
 """
 
-# KEYS: gate set, rollup hash, e2e hash
-_PROJECT_DELIVERY = """
-if redis.call('SADD', KEYS[1], ARGV[1]) == 0 then return 0 end
-redis.call('EXPIRE', KEYS[1], ARGV[4])
-redis.call('HINCRBY', KEYS[2], ARGV[2], 1)
-if ARGV[3] ~= '' then redis.call('HSET', KEYS[3], ARGV[1], ARGV[3]) end
-return 1
+# KEYS: gate set, rollup hash, e2e hash (one day); ARGV: gate TTL, then per parcel:
+# parcel, rollup field, end-to-end ('' if none)
+_PROJECT_DELIVERIES = """
+local n = 0
+for i = 2, #ARGV, 3 do
+  if redis.call('SADD', KEYS[1], ARGV[i]) == 1 then
+    redis.call('HINCRBY', KEYS[2], ARGV[i + 1], 1)
+    if ARGV[i + 2] ~= '' then redis.call('HSET', KEYS[3], ARGV[i], ARGV[i + 2]) end
+    n = n + 1
+  end
+end
+if n > 0 then redis.call('EXPIRE', KEYS[1], ARGV[1]) end
+return n
 """
 
-# KEYS: gate hash, rollup hash
-_PROJECT_COMPLAINT = """
-if redis.call('HSETNX', KEYS[1], ARGV[1], ARGV[2]) == 0 then return 0 end
-redis.call('HINCRBY', KEYS[2], ARGV[2], 1)
-return 1
+# KEYS: gate hash, rollup hash (one day); ARGV: per complaint: id, rollup field
+_PROJECT_COMPLAINTS = """
+local n = 0
+for i = 1, #ARGV, 2 do
+  if redis.call('HSETNX', KEYS[1], ARGV[i], ARGV[i + 1]) == 1 then
+    redis.call('HINCRBY', KEYS[2], ARGV[i + 1], 1)
+    n = n + 1
+  end
+end
+return n
 """
+
+# KEYS: timelines of one shard; ARGV: TTL, then the path of each key in order
+_SET_TIMELINES = """
+for i, key in ipairs(KEYS) do redis.call('SET', key, ARGV[i + 1], 'EX', ARGV[1]) end
+return #KEYS
+"""
+
+# KEYS: one hash; ARGV: field, value, ...: each set only if absent (first scan wins)
+_HSETNX_MANY = """
+for i = 1, #ARGV, 2 do redis.call('HSETNX', KEYS[1], ARGV[i], ARGV[i + 1]) end
+return 0
+"""
+
+_SCRIPTS = (
+    _PROJECT_VIOLATION,
+    _PROJECT_DELIVERIES,
+    _PROJECT_COMPLAINTS,
+    _SET_TIMELINES,
+    _HSETNX_MANY,
+)
+
+
+def _sha(script: str) -> str:
+    return hashlib.sha1(script.encode()).hexdigest()
 
 
 class ReadModelWriter:
+    """Scripts are called by their SHA (``EVALSHA``) in the batch's pipeline and loaded
+    only when Redis answers that it does not know one (first use, or a restarted Redis):
+    redis-py's own script objects ask ``SCRIPT EXISTS`` before every pipeline, a round
+    trip per batch."""
+
     def __init__(self, redis: Redis, keys: Keys, retention_days: float = 30) -> None:
         self.redis = redis
         self.keys = keys
         self.retention_s = int(retention_days * 86400)
-        self._violation = redis.register_script(_PROJECT_VIOLATION)
-        self._delivery = redis.register_script(_PROJECT_DELIVERY)
-        self._complaint = redis.register_script(_PROJECT_COMPLAINT)
 
     async def violations(self, items: Iterable[dict[str, Any]]) -> None:
         """Project violations (read from the violation log) in one pipeline."""
-        k = self.keys
-        pipe = self.redis.pipeline(transaction=False)
-        n = 0
-        for v in items:
-            ts = datetime.fromisoformat(v["occurred_at"]).timestamp()
-            town = v.get("town") or "unknown"
-            vid, carrier = v["violation_id"], v["carrier"]
-            await self._violation(
-                keys=[
-                    k.violation_docs,
-                    k.violations_all,
-                    k.violations_by_carrier(carrier),
-                    k.violations_by_town(town),
-                    k.violations_by_type(v["type"]),
-                    k.violations_of_parcel(v["parcel_id"]),
-                    k.violation_rollup(china_day(ts)),
-                    k.violation_stream,
-                    k.carriers_with_violations,
-                ],
-                args=[
-                    vid,
-                    orjson.dumps(v),
-                    ts,
-                    rollup_field(town, carrier, v["type"], v["rule"]),
-                    carrier,
-                    STREAM_MAXLEN,
-                ],
-                client=pipe,
-            )
-            n += 1
-        if n:
-            await pipe.execute()
+        batch = list(items)
+        if batch:
+            await self._execute(lambda pipe: self._queue_violations(pipe, batch))
 
     async def write(self, w: ReadModelWrites) -> None:
         """One batch's facts: paths, parcels by day, deliveries, complaints, coverage, brands."""
-        if not w:
-            return
+        if w:
+            await self._execute(lambda pipe: self._queue(pipe, w))
+
+    async def _execute(self, queue: Callable[[Any], None]) -> None:
+        """One pipeline, one round trip; run again once the scripts are loaded if Redis
+        did not know one (every write is idempotent, so the commands that did run before
+        the error may run twice)."""
+        for attempt in (1, 2):
+            pipe = self.redis.pipeline(transaction=False)
+            queue(pipe)
+            try:
+                await pipe.execute()
+                return
+            except NoScriptError:
+                if attempt == 2:
+                    raise
+                for script in _SCRIPTS:
+                    await self.redis.script_load(script)
+
+    def _queue_violations(self, pipe: Any, batch: list[dict[str, Any]]) -> None:
         k = self.keys
-        pipe = self.redis.pipeline(transaction=False)
+        for v in batch:
+            ts = datetime.fromisoformat(v["occurred_at"]).timestamp()
+            town = v.get("town") or "unknown"
+            vid, carrier = v["violation_id"], v["carrier"]
+            keys = (
+                k.violation_docs,
+                k.violations_all,
+                k.violations_by_carrier(carrier),
+                k.violations_by_town(town),
+                k.violations_by_type(v["type"]),
+                k.violations_of_parcel(v["parcel_id"]),
+                k.violation_rollup(china_day(ts)),
+                k.violation_stream,
+                k.carriers_with_violations,
+            )
+            rollup = rollup_field(town, carrier, v["type"], v["rule"])
+            args = (vid, orjson.dumps(v), ts, rollup, carrier, STREAM_MAXLEN)
+            pipe.evalsha(_VIOLATION, len(keys), *keys, *args)
+
+    def _queue(self, pipe: Any, w: ReadModelWrites) -> None:
+        k = self.keys
+        shards: dict[int, list[Any]] = defaultdict(list)  # shard → keys then paths
         for pid, path in w.paths.items():
-            pipe.set(k.parcel(pid), encode_path(path), ex=self.retention_s)
+            shard = timeline_shard(pid)
+            shards[shard].append((k.parcel(pid, shard), encode_path(path)))
+        for pairs in shards.values():
+            keys, paths = zip(*pairs, strict=True)
+            pipe.evalsha(_TIMELINES, len(keys), *keys, self.retention_s, *paths)
+        seen: dict[str, list[str]] = defaultdict(list)
         for s in w.parcels_seen:
-            pipe.hsetnx(k.parcels_seen(china_day(s.first_ts)), s.parcel_id, f"{s.town}|{s.carrier}")
-        for (town, carrier), ts in w.brands.items():
-            pipe.zadd(k.brands(town), {carrier: ts}, gt=True)
-        for (town, village), ts in w.reached.items():
-            pipe.zadd(k.reached(town), {village: ts}, gt=True)
+            seen[china_day(s.first_ts)] += (s.parcel_id, f"{s.town}|{s.carrier}")
+        for day, args in seen.items():
+            pipe.evalsha(_HSETNX, 1, k.parcels_seen(day), *args)
+        for key, by_member in _newest_by_key(w.brands, k.brands).items():
+            pipe.zadd(key, by_member, gt=True)
+        for key, by_member in _newest_by_key(w.reached, k.reached).items():
+            pipe.zadd(key, by_member, gt=True)
+        complaints: dict[str, list[str]] = defaultdict(list)
         for c in w.complaints:
-            day = china_day(c.ts)
-            await self._complaint(
-                keys=[k.complaint_gate(day), k.complaint_rollup(day)],
-                args=[c.complaint_id, rollup_field(c.town, c.contract_carrier, c.category)],
-                client=pipe,
+            complaints[china_day(c.ts)] += (
+                c.complaint_id,
+                rollup_field(c.town, c.contract_carrier, c.category),
             )
+        for day, args in complaints.items():
+            pipe.evalsha(_COMPLAINTS, 2, k.complaint_gate(day), k.complaint_rollup(day), *args)
+        deliveries: dict[str, list[Any]] = defaultdict(list)
         for d in w.deliveries:
-            day = china_day(d.ts)
             e2e = "" if d.end_to_end_h is None else f"{d.town}|{d.carrier}|{d.end_to_end_h:.4f}"
-            await self._delivery(
-                keys=[k.delivery_gate(day), k.delivery_rollup(day), k.end_to_end(day)],
-                args=[
-                    d.parcel_id,
-                    rollup_field(d.town, d.carrier, "true" if d.remote else "false"),
-                    e2e,
-                    GATE_TTL_S,
-                ],
-                client=pipe,
+            remote = "true" if d.remote else "false"
+            deliveries[china_day(d.ts)] += (
+                d.parcel_id,
+                rollup_field(d.town, d.carrier, remote),
+                e2e,
             )
+        for day, args in deliveries.items():
+            keys = (k.delivery_gate(day), k.delivery_rollup(day), k.end_to_end(day))
+            pipe.evalsha(_DELIVERIES, 3, *keys, GATE_TTL_S, *args)
         if w.produce:
             queue_produce(pipe, k, w.produce)
-        await pipe.execute()
+
+
+(_VIOLATION, _DELIVERIES, _COMPLAINTS, _TIMELINES, _HSETNX) = map(_sha, _SCRIPTS)
+
+
+def _newest_by_key(
+    newest: dict[tuple[str, str], float], key_of: Callable[[str], str]
+) -> dict[str, dict[str, float]]:
+    """(group, member) → time, as one ``ZADD`` mapping per group's key."""
+    out: dict[str, dict[str, float]] = defaultdict(dict)
+    for (group, member), ts in newest.items():
+        out[key_of(group)][member] = ts
+    return out
