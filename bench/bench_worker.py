@@ -721,9 +721,11 @@ def main() -> int:
         if not ready.wait(60):
             raise RuntimeError("violation listener not ready")
         base = worker.processed(inputs)
+        cpu_c, wall_c = worker.cpu_s(), time.monotonic()
         sent_at, worst, n_sent = asyncio.run(
             open_loop(bootstrap, scans_topic, load, probes, rate, args.probe_every)
         )
+        cpu_c, wall_c = worker.cpu_s() - cpu_c, time.monotonic() - wall_c
         listener.join(timeout=args.latency_seconds + 180)
         if listener.is_alive():
             listener.terminate()
@@ -737,6 +739,11 @@ def main() -> int:
         print(
             f"  sent {n_sent:,} messages; producer at most {worst * 1000:.0f} ms behind its "
             f"schedule; worker processed {kept_up:,} of them"
+        )
+        print(
+            f"  worker CPU while sending: {cpu_c / max(1, kept_up) * 1e6:.0f} µs/event processed, "
+            f"{cpu_c / wall_c:.0%} of one core (load average {os.getloadavg()[0]:.2f}: "
+            "latency needs the worker to have the core it asks for)"
         )
         if not lat_ms:
             raise RuntimeError("no probe violation arrived")

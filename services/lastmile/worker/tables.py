@@ -32,6 +32,7 @@ from lastmile.io.codec import (
 from lastmile.pipeline.couriers import CourierEffects, CourierIndex
 from lastmile.pipeline.ports import unstage
 from lastmile.pipeline.records import SignoffRecord
+from lastmile.worker.batch_send import Record, faust_producer, send_batches
 
 V = TypeVar("V")
 
@@ -106,12 +107,12 @@ class ChangelogWriter:
     here, most of a batch's time (docs/benchmarks.md). This writes the same thing in
     the same places: the store column of the record's partition (RocksDB or memory), and
     a changelog record with the key bytes Faust's own serializers give and the value
-    bytes as they are, handed straight to the producer. Faust's recovery reads these
-    records like its own. ``flush`` waits for the broker's acknowledgements, and the
-    worker acks a batch's input only after it returned, so the records are durable before
-    any offset that covers them is committed. The persisted
-    changelog offset Faust keeps in each RocksDB column is updated when the last record
-    of a partition is acknowledged, as Faust's own callback would.
+    bytes as they are, handed to the producer as one record batch per partition
+    (worker/batch_send.py). Faust's recovery reads these records like its own. ``flush``
+    waits for the broker's acknowledgements, and the worker acks a batch's input only
+    after it returned, so the records are durable before any offset that covers them is
+    committed. The persisted changelog offset Faust keeps in each RocksDB column is
+    updated once a partition's records are acknowledged, as Faust's own callback would.
     """
 
     def __init__(self, table: Any, source_topic: str) -> None:
@@ -148,23 +149,15 @@ class ChangelogWriter:
             return
         topic = table.changelog_topic.get_topic_name()
         dumps_key = app.serializers.dumps_key
-        last: dict[int, Any] = {}
-        sent: list[Any] = []
+        by_partition: dict[int, list[Record]] = {}
         pending, self._pending = self._pending, []
         for partition, key, value in pending:
             key_bytes = dumps_key(table.key_type, key, serializer=table.key_serializer)
-            fut = await app.producer.send(topic, key_bytes, value, partition, None, None)
-            sent.append(fut)
-            last[partition] = fut
-        for fut in last.values():
-            fut.add_done_callback(self._persisted)
-        await asyncio.gather(*sent)
-
-    def _persisted(self, fut: Any) -> None:
-        if fut.cancelled() or fut.exception() is not None:
-            return  # not acknowledged: Faust's commit fails and the batch is replayed
-        md = fut.result()
-        self.table.data.set_persisted_offset(md.topic_partition, md.offset)
+            by_partition.setdefault(partition, []).append((key_bytes, value, None))
+        sent = await send_batches(faust_producer(app), topic, by_partition)
+        await asyncio.gather(*(b.future for b in sent))
+        for b in sent:  # in order: the last batch of a partition holds its newest offset
+            self.table.data.set_persisted_offset(b.future.result().topic_partition, b.last_offset())
 
 
 class TableParcels:
