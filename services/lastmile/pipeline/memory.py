@@ -41,7 +41,8 @@ class MemoryOutbox:
     violations: list[dict[str, Any]] = field(default_factory=list)
     dead_letters: list[DeadLetter] = field(default_factory=list)
     sent_signoffs: dict[str, list[SignoffRecord]] = field(default_factory=dict)
-    messages: int = 0  # sends, to count round trips
+    messages: int = 0  # messages handed over
+    sends: int = 0  # hand-overs (``send``)
     pending: list[asyncio.Future[None]] = field(default_factory=list)
 
     def _ack(self) -> asyncio.Future[None]:
@@ -64,6 +65,9 @@ class MemoryOutbox:
     async def signoffs(self, courier_id: str, records: list[SignoffRecord]) -> asyncio.Future[None]:
         self.sent_signoffs.setdefault(courier_id, []).extend(records)
         return self._ack()
+
+    async def send(self) -> None:
+        self.sends += 1
 
 
 @dataclass

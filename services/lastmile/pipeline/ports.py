@@ -30,14 +30,16 @@ class ViolationGate(Protocol):
 
 
 class Outbox(Protocol):
-    """Kafka outputs. Each send hands the message to the producer and returns an
-    awaitable resolved when the broker acknowledges it."""
+    """Kafka outputs. Each message is queued and returns an awaitable resolved when the
+    broker acknowledges it; ``send`` hands everything queued to the producer."""
 
     async def violation(self, violation: dict[str, Any], source: str) -> Awaitable[Any]: ...
 
     async def dead_letter(self, letter: DeadLetter) -> Awaitable[Any]: ...
 
     async def signoffs(self, courier_id: str, records: list[SignoffRecord]) -> Awaitable[Any]: ...
+
+    async def send(self) -> None: ...
 
 
 class HoldStore(Protocol):

@@ -1,8 +1,8 @@
 """Applying a batch's Effects through the ports, in the order ADR 0001 fixes.
 
   ``begin``:
-  1. dead letters and sign-offs are handed to the producer
-  2. violations not held pass the gate and are handed to the producer
+  1. dead letters and sign-offs are queued for the producer
+  2. violations not held pass the gate and are queued; all of 1-2 are handed over at once
   3. holds and read-model writes go to Redis (waiting while Redis is down), after the
      previous batch's read-model writes (a parcel's timeline is overwritten in order)
   4. the batch's paths are staged: the next batch folds on them
@@ -105,6 +105,7 @@ class Runner:
         waits.extend(await self._send_signoffs(fx.signoffs))
         published = await self._publish(fx.candidates)
         waits.extend(ack for _, ack in published)
+        await p.outbox.send()
         holds = [k for k, ids in fx.holds.items() if not all(p.gate.seen(v) for v in ids)]
         if holds or fx.read_model:
             now = p.clock().timestamp()
@@ -141,7 +142,9 @@ class Runner:
         await asyncio.gather(*writes)
 
     async def apply_couriers(self, fx: CourierEffects) -> None:
-        await asyncio.gather(*(ack for _, ack in await self._publish(fx.candidates)))
+        published = await self._publish(fx.candidates)
+        await self.ports.outbox.send()
+        await asyncio.gather(*(ack for _, ack in published))
         self.ports.couriers.put_many(fx)
         await self.ports.couriers.flush()
 
@@ -164,6 +167,7 @@ class Runner:
         keys = [d.key for d in due]
         candidates, judged = judge_held(keys, p.parcels.get, self.network, self.config, topic)
         published = await self._publish(candidates)
+        await p.outbox.send()
         p.fault("hold-published")
         try:
             await asyncio.gather(*(ack for _, ack in published))

@@ -51,12 +51,13 @@ from lastmile.readmodel.writer import ReadModelWriter
 from lastmile.runtime import freeze_startup_objects
 from lastmile.settings import Settings
 from lastmile.worker import gauges
+from lastmile.worker.batch_send import faust_producer
 from lastmile.worker.faults import Faults
 from lastmile.worker.fetch import LastmileApp
 from lastmile.worker.health import REDIS_ERRORS, RedisHealth, until_ok
 from lastmile.worker.intake import Begin, Finish, batch_topic, nothing_left, run_intake
 from lastmile.worker.metrics_sink import PrometheusSink
-from lastmile.worker.outbox import FaustOutbox
+from lastmile.worker.outbox import KafkaOutbox
 from lastmile.worker.produce_gauges import refresh_produce
 from lastmile.worker.sensors import QuietMonitor
 from lastmile.worker.tables import TableCouriers, TableParcels
@@ -85,7 +86,6 @@ class Worker:
     metrics: Metrics
     ready: asyncio.Event = field(default_factory=asyncio.Event)
     needs_catch_up: bool = False
-    outputs: dict[str, Any] = field(default_factory=dict)  # topic name → Faust topic
     handle_parcels: Any = None  # a batch of scans.v1/complaints.v1 messages → effects
     handle_couriers: Any = None  # a batch of sign-offs by courier → effects
     fatal: BaseException | None = None  # the first error that stops the worker
@@ -159,17 +159,6 @@ def create_worker(
         lambda items: retry("project_violations", partial(writer.violations, items)),
     )
 
-    def raw_topic(*topic_names: str) -> faust.TopicT:
-        return app.topic(
-            *topic_names,
-            partitions=settings.partitions,
-            key_type=bytes,
-            value_type=bytes,
-            key_serializer="raw",
-            value_serializer="raw",
-        )
-
-    outputs: dict[str, Any] = {n: raw_topic(n) for n in names.outputs()}
     # Values are our own bytes (io/codec.py), so every store (memory://, rocksdb://) and the
     # changelog hold the same thing; Faust derives json keys / raw values from the types.
     table_args: dict[str, Any] = {
@@ -184,7 +173,7 @@ def create_worker(
     parcels = TableParcels(app.Table("parcels", **table_args), names.scans, settings.state_cache)
     ports = Ports(
         gate=violation_log,
-        outbox=FaustOutbox(outputs, names, settings.worker_id),
+        outbox=KafkaOutbox(partial(faust_producer, app), names, settings.worker_id),
         holds=RedisHolds(redis, keys.holds(settings.app_id), settings.hold_s),
         read_model=writer,
         parcels=parcels,
@@ -196,9 +185,7 @@ def create_worker(
     )
     runner = Runner(ports, network, config)
     state = RunState()
-    w = Worker(
-        settings, app, names, ports, runner, state, violation_log, health, metrics, outputs=outputs
-    )
+    w = Worker(settings, app, names, ports, runner, state, violation_log, health, metrics)
     # nothing until the log is read: a partial count would look like a counter reset
     metrics.watch_violations(
         lambda: violation_log.totals(settings.worker_id) if w.ready.is_set() else []

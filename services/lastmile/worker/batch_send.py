@@ -9,7 +9,7 @@ gives one future for it. The producer is Faust's own (``_ensure_producer``, faus
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
@@ -39,7 +39,7 @@ def partition_of(key: bytes, partitions: int) -> int:
 
 
 async def send_batches(
-    producer: Any, topic: str, by_partition: dict[int, Iterable[Record]]
+    producer: Any, topic: str, by_partition: Mapping[int, Iterable[Record]]
 ) -> list[SentBatch]:
     """Hand every partition's records to ``producer`` (aiokafka) in as few batches as its
     ``max_batch_size`` allows, in order; returns the batches, not waiting for acks."""
