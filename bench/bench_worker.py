@@ -41,6 +41,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import contextlib
+import itertools
 import math
 import multiprocessing as mp
 import os
@@ -49,6 +50,7 @@ import signal
 import socket
 import subprocess
 import sys
+import threading
 import time
 import urllib.request
 import uuid
@@ -722,9 +724,21 @@ def main() -> int:
             raise RuntimeError("violation listener not ready")
         base = worker.processed(inputs)
         cpu_c, wall_c = worker.cpu_s(), time.monotonic()
+        samples: list[tuple[float, float, int]] = []  # (wall, worker CPU s, processed)
+        sampling = threading.Event()
+
+        def sample() -> None:
+            while not sampling.wait(2.0):
+                with contextlib.suppress(OSError):
+                    samples.append((time.monotonic(), worker.cpu_s(), worker.processed(inputs)))
+
+        sampler = threading.Thread(target=sample, daemon=True)
+        sampler.start()
         sent_at, worst, n_sent = asyncio.run(
             open_loop(bootstrap, scans_topic, load, probes, rate, args.probe_every)
         )
+        sampling.set()
+        sampler.join()
         cpu_c, wall_c = worker.cpu_s() - cpu_c, time.monotonic() - wall_c
         listener.join(timeout=args.latency_seconds + 180)
         if listener.is_alive():
@@ -745,6 +759,17 @@ def main() -> int:
             f"{cpu_c / wall_c:.0%} of one core (load average {os.getloadavg()[0]:.2f}: "
             "latency needs the worker to have the core it asks for)"
         )
+        if len(samples) >= 4:
+            cut = [samples[i * (len(samples) - 1) // 3] for i in range(4)]
+            print(
+                "  worker by third of the sending: "
+                + "; ".join(
+                    f"{(b[2] - a[2]) / (b[0] - a[0]):,.0f} events/s, "
+                    f"{(b[1] - a[1]) / max(1, b[2] - a[2]) * 1e6:.0f} CPU µs/event, "
+                    f"{(b[1] - a[1]) / (b[0] - a[0]):.0%} of a core"
+                    for a, b in itertools.pairwise(cut)
+                )
+            )
         if not lat_ms:
             raise RuntimeError("no probe violation arrived")
         p50, p99 = quantile(lat_ms, 0.5), quantile(lat_ms, 0.99)
