@@ -281,6 +281,21 @@ class WorkerProc:
         self._log.close()
 
 
+def batch_figures(page: bytes) -> dict[str, float]:
+    """Sums and counts of the worker's batch histograms (lastmile_batch_*) on a /metrics page."""
+    out: dict[str, float] = {}
+    for line in page.decode().splitlines():
+        if line.startswith("lastmile_batch_events_") and not line.startswith(
+            "lastmile_batch_events_bucket"
+        ):
+            name, _, value = line.rpartition(" ")
+            out["events_" + name.rsplit("_", 1)[1]] = float(value)
+        elif line.startswith("lastmile_batch_seconds_sum{"):
+            name, _, value = line.rpartition(" ")
+            out[name.split('step="', 1)[1].split('"', 1)[0] + "_sum"] = float(value)
+    return out
+
+
 def wait_all(workers: list[WorkerProc], topics: set[str], count: int, timeout: float) -> tuple:
     """Poll the workers' /metrics until together they processed ``count`` events:
     (first seen, done) times."""
@@ -723,6 +738,7 @@ def main() -> int:
         if not ready.wait(60):
             raise RuntimeError("violation listener not ready")
         base = worker.processed(inputs)
+        batches_before = batch_figures(worker.get("/metrics"))
         cpu_c, wall_c = worker.cpu_s(), time.monotonic()
         samples: list[tuple[float, float, int]] = []  # (wall, worker CPU s, processed)
         sampling = threading.Event()
@@ -759,6 +775,16 @@ def main() -> int:
             f"{cpu_c / wall_c:.0%} of one core (load average {os.getloadavg()[0]:.2f}: "
             "latency needs the worker to have the core it asks for)"
         )
+        after = batch_figures(worker.get("/metrics"))
+        d = {k: after.get(k, 0.0) - batches_before.get(k, 0.0) for k in after}
+        if d.get("events_count"):
+            n_b = d["events_count"]
+            print(
+                f"  worker batches while sending: {n_b:,.0f}, "
+                f"{d['events_sum'] / n_b:,.0f} messages each; begin {d.get('begin_sum', 0) / n_b * 1e3:.1f} ms, finish (waiting for "
+                f"the broker and Redis, storing) {d.get('finish_sum', 0) / n_b * 1e3:.1f} ms on "
+                "average"
+            )
         if len(samples) >= 4:
             cut = [samples[i * (len(samples) - 1) // 3] for i in range(4)]
             print(

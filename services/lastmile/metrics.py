@@ -25,6 +25,8 @@ DWELL_BUCKETS_H = (1, 2, 4, 8, 12, 24, 36, 48, 72, 120)
 E2E_BUCKETS = tuple(h * HOUR_S for h in E2E_BUCKETS_H)  # seconds
 DWELL_BUCKETS = tuple(h * HOUR_S for h in DWELL_BUCKETS_H)  # seconds
 LAG_BUCKETS = (0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60, 300, 3600)
+BATCH_SECONDS_BUCKETS = (0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 10)
+BATCH_EVENTS_BUCKETS = (1, 10, 50, 100, 250, 500, 1000, 2000, 5000)
 
 VIOLATION_LABELS = ("type", "rule", "carrier", "town", "remote")
 ViolationCounts = Callable[[], Iterable[tuple[tuple[str, ...], int]]]
@@ -175,6 +177,8 @@ class Metrics:
     town_brands: Gauge
     town_info: Gauge
     processing_lag: Histogram
+    batch_seconds: Histogram
+    batch_events: Histogram
     consumer_lag: Gauge
     events_processed: Counter
     last_event_timestamp: Gauge
@@ -272,6 +276,21 @@ class Metrics:
                 "lastmile_processing_lag_seconds",
                 "Event time to processed, seconds.",
                 buckets=LAG_BUCKETS,
+                registry=r,
+            ),
+            batch_seconds=Histogram(
+                "lastmile_batch_seconds",
+                "Time of each step of an input batch: begin (decode, fold, judge, hand the "
+                "effects over), finish (wait for the broker's and Redis's acknowledgements, "
+                "store the paths).",
+                ("step",),
+                buckets=BATCH_SECONDS_BUCKETS,
+                registry=r,
+            ),
+            batch_events=Histogram(
+                "lastmile_batch_events",
+                "Messages per input batch (scans and complaints).",
+                buckets=BATCH_EVENTS_BUCKETS,
                 registry=r,
             ),
             consumer_lag=Gauge(

@@ -204,6 +204,7 @@ def create_worker(
     async def begin_parcels(batch: list[Any]) -> Finish:
         """Decode, fold and judge a batch and hand its effects over (runner.begin)."""
         await before_batch()
+        started = time.perf_counter()
         fx = Effects()
         located = decode_batch(map(raw, batch), fx)
         ports.fault("agent-error")
@@ -214,10 +215,14 @@ def create_worker(
         expire(state, {m.partition for m in batch}, config, fx)
         applying = await runner.begin(fx)
         watermark = state.watermark
+        metrics.batch_events.observe(len(batch))
+        metrics.batch_seconds.labels("begin").observe(time.perf_counter() - started)
 
         async def finish() -> None:
+            started = time.perf_counter()
             await runner.finish(applying)
             metrics.last_event_timestamp.set(watermark)
+            metrics.batch_seconds.labels("finish").observe(time.perf_counter() - started)
 
         return finish
 
