@@ -781,9 +781,10 @@ def main() -> int:
             n_b = d["events_count"]
             print(
                 f"  worker batches while sending: {n_b:,.0f}, "
-                f"{d['events_sum'] / n_b:,.0f} messages each; begin {d.get('begin_sum', 0) / n_b * 1e3:.1f} ms, finish (waiting for "
-                f"the broker and Redis, storing) {d.get('finish_sum', 0) / n_b * 1e3:.1f} ms on "
-                "average"
+                f"{d['events_sum'] / n_b:,.0f} messages each; "
+                f"begin {d.get('begin_sum', 0) / n_b * 1e3:.1f} ms, "
+                f"finish (waiting for the broker and Redis, storing) "
+                f"{d.get('finish_sum', 0) / n_b * 1e3:.1f} ms on average"
             )
         if len(samples) >= 4:
             cut = [samples[i * (len(samples) - 1) // 3] for i in range(4)]
