@@ -18,12 +18,24 @@ from functools import partial
 from pathlib import Path
 
 import orjson
-from faultkit import CutOffNamespace, Figures, OwnStack, Supervisor, expected_ids, settle, thirds
+from faultkit import (
+    CutOffNamespace,
+    Figures,
+    OwnStack,
+    Supervisor,
+    expected_ids,
+    group_behind,
+    settle,
+    thirds,
+)
 from workers import Scenario, free_port, health, metric, simulated_traffic
 
 # how long after a fault /healthz may take to name it: one probe interval + its timeout
 # (worker/health.py, 5-10 s) with room for a loaded machine
 REPORT_WITHIN_S = 30.0
+# how long after a cut the other worker may take to have committed everything published:
+# the cut-off worker's session expires (15 s), a rebalance, the work itself
+TAKEOVER_WITHIN_S = 90.0
 
 
 @dataclass(frozen=True)
@@ -158,6 +170,9 @@ def worker_cut_off(
         reported_s = _wait_cut_off_reported(ns, port_in, fault_at + REPORT_WITHIN_S) - fault_at
         assert first_inside.wait(timeout=size.stall_s + 60) == 1, "cut off, it exits with 1"
         exited_s = time.monotonic() - fault_at
+        # the cut-off worker cannot commit: input all committed means the other took over
+        _wait_taken_over(stack, scenario, fault_at + TAKEOVER_WITHIN_S)
+        taken_over_s = time.monotonic() - fault_at
         time.sleep(max(0.0, cut_s - (time.monotonic() - fault_at)))
         ns.mend()
         mended_at = time.monotonic()
@@ -176,11 +191,22 @@ def worker_cut_off(
         fig.restarts = inside.restarts + outside.restarts
         fig.exit_codes = ",".join(map(str, inside.exit_codes + outside.exit_codes))
         fig.reported_s, fig.exited_s = round(reported_s, 1), round(exited_s, 1)
+        fig.taken_over_s = round(taken_over_s, 1)
         fig.report()
         return fig, outside.restarts
     finally:
         inside.stop()
         outside.stop()
+
+
+def _wait_taken_over(stack: OwnStack, scenario: Scenario, deadline: float) -> None:
+    """Until the group has committed every scan published so far (the link still cut)."""
+    scans = scenario.prefix + "scans.v1"
+    behind = group_behind(stack.kafka, scenario.name, scans)
+    while behind and time.monotonic() < deadline:
+        time.sleep(1)
+        behind = group_behind(stack.kafka, scenario.name, scans)
+    assert behind == 0, f"{behind} scans not committed with the other worker cut off"
 
 
 def _wait_cut_off_reported(ns: CutOffNamespace, port: int, deadline: float) -> float:

@@ -13,8 +13,9 @@ happens, under a supervisor that restarts the worker whenever it exits, then com
 - a worker in a network namespace of its own cut off from the broker (veth link down) while
   another takes over its partitions, then reconnected.
 
-All are ``make chaos`` (marker chaos): each needs a stack of its own and 1.5-2 minutes, too
-slow for ``make test``. Their figures are in docs/reliability.md.
+All are ``make chaos`` (marker chaos): each needs a stack of its own and 1.5-2 minutes.
+Short versions of the broker and network runs (fault_runs.py, shared with these) are in
+``make test``: test_faults_short.py. The figures are in docs/reliability.md.
 
 Print the figures with ``pytest -s`` or collect them with ``LASTMILE_TEST_FIGURES=FILE``.
 """
