@@ -12,7 +12,7 @@ export RUN_DIR
 help:
 	@echo "make demo         install what is missing, start Kafka+Redis+Prometheus, stream a simulated day of Yiyuan"
 	@echo "make test         install, start the local stack, run every test (unit + integration) but the chaos ones, stop the stack"
-	@echo "make chaos        the fault scenarios not yet reliable enough for CI (marker chaos)"
+	@echo "make chaos        the full fault matrix, ~1-2 min a scenario on stacks of their own (marker chaos; make test runs short versions)"
 	@echo "make soak         one worker for SOAK_MINUTES (60) at a steady load on a stack of its own (not in CI)"
 	@echo "make unit         unit tests only (no services)"
 	@echo "make lint         ruff + mypy (strict on the core)"

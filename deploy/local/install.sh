@@ -43,6 +43,7 @@ declare -A WANT=(
   [prometheus-alertmanager]=amtool
   [curl]=curl
   [openssl]=openssl
+  [iproute2]=ip  # the network-partition fault tests (ip netns, veth)
 )
 missing=()
 for pkg in "${!WANT[@]}"; do
@@ -88,7 +89,7 @@ if ((${#missing[@]})); then
     fi
   done
 else
-  say "apt packages present (redis-server, redis-tools, prometheus, prometheus-alertmanager, curl, openssl, java, mvn)"
+  say "apt packages present (redis-server, redis-tools, prometheus, prometheus-alertmanager, curl, openssl, iproute2, java, mvn)"
 fi
 
 # ---------------------------------------------------------------- review rendering

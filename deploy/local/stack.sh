@@ -115,7 +115,7 @@ launch() {
 
 needs_install() {
   local c
-  for c in java mvn redis-server redis-cli prometheus promtool amtool curl openssl; do command -v "$c" >/dev/null || return 0; done
+  for c in java mvn redis-server redis-cli prometheus promtool amtool curl openssl ip; do command -v "$c" >/dev/null || return 0; done
   [[ -f "$KAFKA_HOME/.installed" && -f "$KAFKA_LIBS/kafka_2.13-$KAFKA_VERSION.jar" ]] || return 0
   [[ "$(cat "$KAFKA_HOME/.installed")" == "$(sha256sum "$HERE/kafka/pom.xml" | cut -d' ' -f1)" ]] || return 0
   return 1

@@ -281,14 +281,18 @@ def worker(
     loglevel: Annotated[str, typer.Option("--loglevel")] = "info",
 ) -> None:
     """Run one streaming worker (settings from LASTMILE_* environment variables)."""
-    from lastmile.commands.worker import WorkerFailed, run_worker
+    from lastmile.commands.worker import WorkerFailed, exit_now, run_worker
     from lastmile.io.files import ConfigError, NetworkError
 
     settings = settings_or_fail()
     try:
         run_worker(settings, loglevel)
     except WorkerFailed as exc:
-        fail(str(exc), "see the log above for where it happened; the worker may be restarted", 1)
+        hint = "see the log above for where it happened; the worker may be restarted"
+        try:
+            fail(str(exc), hint, 1)
+        finally:
+            exit_now(1)  # not held open by a Kafka client thread still retrying the broker
     except ValueError as exc:  # a setting the worker refuses (e.g. LASTMILE_FAULTS)
         fail(str(exc), "fix the LASTMILE_* variable it names")
     except NetworkError as exc:

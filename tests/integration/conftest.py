@@ -89,3 +89,12 @@ def own_stack(tmp_path):
     stack.stack("up")
     yield stack
     stack.stack("clean")
+
+
+@pytest.fixture
+def cut_off_stack(tmp_path):
+    """An own stack also reachable from a network namespace the test can cut off
+    (fault_runs.py): (stack, namespace, the namespace's bootstrap)."""
+    from fault_runs import cut_off_stack
+
+    yield from cut_off_stack(tmp_path)

@@ -8,6 +8,7 @@ printed (``pytest -s``) and appended to ``$LASTMILE_TEST_FIGURES`` when it is se
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
 import json
 import os
@@ -154,6 +155,7 @@ class Figures:
     recover_s: float = 0.0  # fault over → log, read model and counter all equal the truth
     reported_s: float | None = None  # fault → /healthz names it
     exited_s: float | None = None  # fault → the stalled worker has exited
+    taken_over_s: float | None = None  # cut → the input all committed by the other worker
     restarts: int = 0
     exit_codes: str = ""
     missing_rules: dict[str, int] = field(default_factory=dict)  # type/rule → violations
@@ -281,3 +283,29 @@ class CutOffNamespace:
     def delete(self) -> None:
         for cmd in (["ip", "netns", "del", self.name], ["ip", "link", "del", self.host_if]):
             subprocess.run(cmd, capture_output=True, check=False)
+
+
+async def _group_behind(kafka: str, group: str, topic: str) -> int:
+    from aiokafka import AIOKafkaConsumer
+    from aiokafka.admin import AIOKafkaAdminClient
+
+    from lastmile.io.kafka import topic_partitions
+
+    parts = await topic_partitions(kafka, topic)
+    admin = AIOKafkaAdminClient(bootstrap_servers=kafka)
+    consumer = AIOKafkaConsumer(bootstrap_servers=kafka, enable_auto_commit=False)
+    await admin.start()
+    await consumer.start()
+    try:
+        committed = await admin.list_consumer_group_offsets(group, partitions=parts)
+        end = await consumer.end_offsets(parts)
+    finally:
+        await consumer.stop()
+        await admin.close()
+    done = {tp: max(meta.offset, 0) for tp, meta in committed.items() if meta is not None}
+    return sum(end[tp] - done.get(tp, 0) for tp in parts)
+
+
+def group_behind(kafka: str, group: str, topic: str) -> int:
+    """Records of ``topic`` that consumer group ``group`` has not committed yet."""
+    return asyncio.run(_group_behind(kafka, group, topic))

@@ -13,8 +13,9 @@ happens, under a supervisor that restarts the worker whenever it exits, then com
 - a worker in a network namespace of its own cut off from the broker (veth link down) while
   another takes over its partitions, then reconnected.
 
-All are ``make chaos`` (marker chaos): each needs a stack of its own and 1.5-2 minutes, too
-slow for ``make test``. Their figures are in docs/reliability.md.
+All are ``make chaos`` (marker chaos): each needs a stack of its own and 1.5-2 minutes.
+Short versions of the broker and network runs (fault_runs.py, shared with these) are in
+``make test``: test_faults_short.py. The figures are in docs/reliability.md.
 
 Print the figures with ``pytest -s`` or collect them with ``LASTMILE_TEST_FIGURES=FILE``.
 """
@@ -26,109 +27,25 @@ import signal
 import time
 from functools import partial
 
-import orjson
 import pytest
-from faultkit import (
-    CutOffNamespace,
-    Figures,
-    OwnStack,
-    Supervisor,
-    expected_ids,
-    settle,
-    thirds,
-)
-from workers import Scenario, free_port, health, metric, simulated_traffic
+from fault_runs import Size, broker_outage, wait_unhealthy, worker_cut_off
+from faultkit import Figures, Supervisor, expected_ids, settle, thirds
+from workers import Scenario, free_port, simulated_traffic
 
 STALL_S = 20  # LASTMILE_STALL_TIMEOUT_S here (10 s exited a worker still recovering after a broker restart)
 REDIS_OUTAGE_S = float(os.environ.get("LASTMILE_TEST_LONG_REDIS_OUTAGE_S", "60"))
-
-
-def wait_unhealthy(port: int, problem: str, timeout: float) -> dict:
-    """/healthz's body once it answers 503 naming ``problem``."""
-    deadline = time.monotonic() + timeout
-    status, body = 0, {}
-    while time.monotonic() < deadline:
-        try:
-            status, body = health(port)
-        except OSError:
-            status, body = 0, {}
-        if status == 503 and problem in body.get("problems", {}):
-            return body
-        time.sleep(0.5)
-    raise AssertionError(f"/healthz never reported {problem!r}: last {status} {body}")
-
-
-def gauge(text: str, series: str) -> float | None:
-    for line in text.splitlines():
-        if line.startswith(series + " "):
-            return float(line.rsplit(" ", 1)[1])
-    return None
-
-
-def _run_broker_outage(
-    own_stack: OwnStack, tmp_path, sig: int, seed: int, stall_s: int = STALL_S
-) -> Figures:
-    """Broker down mid-stream, then up again: past ``stall_s`` (the worker must exit 1 and be
-    restarted), or at once when ``stall_s`` is longer than the restart (it must ride it out)."""
-    rides_out = stall_s > STALL_S
-    traffic = simulated_traffic(tmp_path / "traffic", seed=seed, parcels=600)
-    expected = expected_ids(traffic)
-    scenario = Scenario(own_stack.kafka, own_stack.redis_url, tmp_path, hold_s=1.0)
-    part1, part2, part3 = thirds(traffic / "scans.jsonl", tmp_path)
-    port = free_port()
-    sup = Supervisor(scenario, port, LASTMILE_STALL_TIMEOUT_S=str(stall_s))
-    first = sup.proc
-    sup.start()
-    exited_s: float | None = None
-    try:
-        scenario.publish(part1)
-        time.sleep(2)
-        own_stack.stop("kafka", sig)
-        fault_at = time.monotonic()
-        body = wait_unhealthy(port, "kafka", timeout=20)  # one probe (5 s) + its timeout (5 s)
-        reported_s = time.monotonic() - fault_at
-        assert body["kafka"]["reachable"] is False
-        text = scenario.metrics(port)
-        assert gauge(text, "lastmile_kafka_up") == 0
-        assert gauge(text, 'lastmile_health_check{check="kafka"}') == 0
-        if not rides_out:  # past the stall timeout the worker exits non-zero, not hangs
-            assert first.wait(timeout=stall_s + 60) == 1, "a stalled worker exits with status 1"
-            exited_s = time.monotonic() - fault_at
-        own_stack.stack("up")
-        recovering_from = time.monotonic()
-        scenario.publish(part2)
-        scenario.publish(part3, traffic / "complaints.jsonl")
-        down = f"{recovering_from - fault_at:.0f} s" if rides_out else f"past {stall_s} s stall"
-        fig = settle(
-            f"broker {signal.Signals(sig).name}, down {down}",
-            scenario,
-            own_stack.redis_url,
-            expected,
-            [partial(scenario.metrics, port)],
-            since=recovering_from,
-        )
-        fig.restarts, fig.exit_codes = sup.restarts, ",".join(map(str, sup.exit_codes))
-        fig.reported_s = round(reported_s, 1)
-        fig.exited_s = None if exited_s is None else round(exited_s, 1)
-        fig.report()
-        status, body = health(port)
-        assert status == 200 and body["healthy"], body
-        if rides_out:
-            assert sup.proc is first and first.poll() is None, "it rode the restart out"
-        return fig
-    finally:
-        sup.stop()
+CUT_S = float(os.environ.get("LASTMILE_TEST_CUT_S", "45"))
 
 
 def _assert_exact(fig: Figures) -> None:
     assert fig.exact, f"not exactly once: {fig}"
 
 
-@pytest.mark.chaos  # ~105 s with its own stack: too slow for make test
+@pytest.mark.chaos  # ~80 s with its own stack; the short version is test_faults_short.py
 def test_a_broker_stopped_mid_stream_is_reported_the_worker_exits_and_nothing_is_lost(
     own_stack, tmp_path
 ):
-    fig = _run_broker_outage(own_stack, tmp_path, signal.SIGTERM, seed=41)
+    fig = broker_outage(own_stack, tmp_path, signal.SIGTERM, Size(600, STALL_S, seed=41))
     _assert_exact(fig)
     assert fig.restarts >= 1 and fig.exit_codes.split(",")[0] == "1"
 
@@ -137,13 +54,14 @@ def test_a_broker_stopped_mid_stream_is_reported_the_worker_exits_and_nothing_is
 def test_a_broker_killed_mid_stream_is_reported_the_worker_exits_and_nothing_is_lost(
     own_stack, tmp_path
 ):
-    _assert_exact(_run_broker_outage(own_stack, tmp_path, signal.SIGKILL, seed=43))
+    _assert_exact(broker_outage(own_stack, tmp_path, signal.SIGKILL, Size(600, STALL_S, seed=43)))
 
 
 @pytest.mark.chaos
 def test_a_broker_restarted_at_once_is_ridden_out_by_the_worker(own_stack, tmp_path):
     """A rolling restart: the broker down only as long as it takes to start again."""
-    _assert_exact(_run_broker_outage(own_stack, tmp_path, signal.SIGTERM, seed=59, stall_s=300))
+    size = Size(600, stall_s=300, seed=59)
+    _assert_exact(broker_outage(own_stack, tmp_path, signal.SIGTERM, size, rides_out=True))
 
 
 @pytest.mark.chaos
@@ -186,88 +104,12 @@ def test_redis_away_for_a_minute_pauses_the_worker_and_everything_catches_up(own
         sup.stop()
 
 
-@pytest.fixture
-def cut_off_stack(tmp_path):
-    """A stack of the test's own whose broker and Redis also answer on a veth address, and
-    the namespace behind that veth."""
-    ns = CutOffNamespace()
-    ns.create()
-    stack = OwnStack(tmp_path / "stack")
-    extra_port = free_port()
-    stack.env["LASTMILE_KAFKA_EXTRA_LISTENER"] = f"{ns.host_ip}:{extra_port}"
-    stack.env["LASTMILE_REDIS_EXTRA_BIND"] = ns.host_ip
-    try:
-        stack.stack("up")
-        yield stack, ns, f"{ns.host_ip}:{extra_port}"
-    finally:
-        stack.stack("clean")
-        ns.delete()
-
-
-CUT_S = float(os.environ.get("LASTMILE_TEST_CUT_S", "45"))
-
-
 @pytest.mark.chaos
 def test_a_worker_cut_off_from_the_broker_hands_over_and_rejoins_losing_nothing(
     cut_off_stack, tmp_path
 ):
     stack, ns, ns_bootstrap = cut_off_stack
-    traffic = simulated_traffic(tmp_path / "traffic", seed=53, parcels=900)
-    expected = expected_ids(traffic)
-    scenario = Scenario(stack.kafka, stack.redis_url, tmp_path, hold_s=1.0)
-    part1, part2, part3 = thirds(traffic / "scans.jsonl", tmp_path)
-    inside_env = {
-        "LASTMILE_KAFKA_BOOTSTRAP": ns_bootstrap,
-        "LASTMILE_REDIS_URL": f"redis://{ns.host_ip}:{stack.env['LASTMILE_REDIS_PORT']}/0",
-        "LASTMILE_STALL_TIMEOUT_S": str(STALL_S),
-    }
-    port_in, port_out = free_port(), free_port()
-    inside = Supervisor(scenario, port_in, wrap=ns.wrap, host=ns.ns_ip, **inside_env)
-    outside = Supervisor(scenario, port_out, LASTMILE_STALL_TIMEOUT_S=str(STALL_S))
-    first_inside = inside.proc
-    inside.start()
-    outside.start()
-    try:
-        scenario.publish(part1)
-        time.sleep(3)
-        status, body = ns.get(f"http://{ns.ns_ip}:{port_in}/healthz")
-        assert status == 200, f"the worker in the namespace is healthy before the cut: {body!r}"
-        processed = scenario.metrics(port_in, ns.ns_ip)
-        assert metric(processed, "lastmile_events_processed_total") > 0, "it took part"
-        ns.cut()
-        fault_at = time.monotonic()
-        scenario.publish(part2)  # the outside worker takes the cut-off one's partitions
-        deadline, status, body = fault_at + 30, 0, b""
-        while time.monotonic() < deadline:
-            status, body = ns.get(f"http://{ns.ns_ip}:{port_in}/healthz")
-            if status == 503 and "kafka" in orjson.loads(body)["problems"]:
-                break
-            time.sleep(1)
-        assert status == 503 and "kafka" in orjson.loads(body)["problems"], (status, body)
-        reported_s = time.monotonic() - fault_at
-        assert first_inside.wait(timeout=STALL_S + 60) == 1, "cut off, it exits with status 1"
-        exited_s = time.monotonic() - fault_at
-        time.sleep(max(0.0, CUT_S - (time.monotonic() - fault_at)))
-        ns.mend()
-        mended_at = time.monotonic()
-        scenario.publish(part3, traffic / "complaints.jsonl")
-        fig = settle(
-            f"worker cut off {CUT_S:.0f} s (netns)",
-            scenario,
-            stack.redis_url,
-            expected,
-            [
-                partial(scenario.metrics, port_out),
-                partial(scenario.metrics, port_in, ns.ns_ip),
-            ],
-            since=mended_at,
-        )
-        fig.restarts = inside.restarts + outside.restarts
-        fig.exit_codes = ",".join(map(str, inside.exit_codes + outside.exit_codes))
-        fig.reported_s, fig.exited_s = round(reported_s, 1), round(exited_s, 1)
-        fig.report()
-        _assert_exact(fig)
-        assert outside.restarts == 0, "the worker that kept its link never had to restart"
-    finally:
-        inside.stop()
-        outside.stop()
+    size = Size(900, STALL_S, seed=53)
+    fig, outside_restarts = worker_cut_off(stack, ns, ns_bootstrap, tmp_path, size, cut_s=CUT_S)
+    _assert_exact(fig)
+    assert outside_restarts == 0, "the worker that kept its link never had to restart"

@@ -10,6 +10,7 @@ import pytest
 
 from lastmile.metrics import Metrics
 from lastmile.worker.health import Limits, Observation, RedisHealth, WorkerHealth
+from lastmile.worker.watchdog import EXIT_GRACE_BROKER_GONE_S, EXIT_GRACE_S, exit_grace
 
 LIMITS = Limits(max_lag=1000, stall_s=120.0, log_grace_s=30.0)
 T0 = 1_000_000.0
@@ -169,7 +170,7 @@ def _watchdog(clock):
     ready.set()
 
     async def on_stall(exc):
-        stalls.append(str(exc))
+        stalls.append(exc)
 
     dog = Watchdog(app, health, vlog, m, ["scans.v1"], ready, on_stall, clock=clock)
     return dog, app, vlog, m, stalls
@@ -199,7 +200,25 @@ def test_the_watchdog_reports_a_lost_broker_then_stops_the_worker():
         assert body["healthy"] is False and "kafka" in body["problems"]
 
     asyncio.run(run())
-    assert stalls == ["Kafka unreachable for 120 s"]  # once: the watchdog stops looking
+    assert [str(x) for x in stalls] == ["Kafka unreachable for 120 s"]  # once: it stops looking
+    assert stalls[0].broker_gone, "its clean stop gets the short grace"
+    assert exit_grace(stalls[0]) == EXIT_GRACE_BROKER_GONE_S < EXIT_GRACE_S
+
+
+def test_a_worker_stalled_with_the_broker_answering_gets_the_long_grace():
+    now = [T0]
+    dog, app, _vlog, _m, stalls = _watchdog(lambda: now[0])
+    app.high[_TP("scans.v1", 1)] = 60  # input waiting, nothing committed from now on
+
+    async def run():
+        for _ in range(30):  # 150 s of probes, the broker answering each
+            await dog.tick()
+            now[0] += 5
+
+    asyncio.run(run())
+    assert [str(x).split(" for ")[0] for x in stalls] == ["no progress"]
+    assert not stalls[0].broker_gone, "a clean stop can still commit and leave the group"
+    assert exit_grace(stalls[0]) == EXIT_GRACE_S
 
 
 def test_the_watchdog_reads_lag_and_log_backlog_from_the_app():

@@ -3,8 +3,9 @@
 It gathers an ``Observation`` (health.py judges it), sets the health gauges, and when the
 worker is stalled it stops it with a non-zero exit for its supervisor (ADR 0012): first as
 SIGTERM does (a clean stop; the reason is remembered, so ``lastmile worker`` exits 1 naming
-it), and if that has not ended the process in ``EXIT_GRACE_S``, at once (``os._exit(1)``;
-safe: every effect is idempotent under the violation log, as after a SIGKILL).
+it), and if that has not ended the process in its grace (``exit_grace``), at once
+(``os._exit(1)``; safe: every effect is idempotent under the violation log, as after a
+SIGKILL).
 """
 
 from __future__ import annotations
@@ -33,11 +34,23 @@ from lastmile.worker.violation_log import ViolationLog
 log = logging.getLogger(__name__)
 
 EXIT_GRACE_S = 30.0  # a stalled worker that has not stopped cleanly by then exits at once
+# ... when the broker did not answer: its clean stop can neither commit nor leave the group,
+# and on a link that drops packets it hung for the whole 30 s (docs/reliability.md)
+EXIT_GRACE_BROKER_GONE_S = 5.0
 EXIT_STATUS = 1
 
 
 class WorkerStalled(RuntimeError):
     """The worker could not make progress for LASTMILE_STALL_TIMEOUT_S."""
+
+    def __init__(self, reason: str, broker_gone: bool = False) -> None:
+        super().__init__(reason)
+        self.broker_gone = broker_gone  # the broker did not answer the last probe
+
+
+def exit_grace(stalled: WorkerStalled) -> float:
+    """How long a stalled worker's clean stop may take before the process ends at once."""
+    return EXIT_GRACE_BROKER_GONE_S if stalled.broker_gone else EXIT_GRACE_S
 
 
 class Watchdog:
@@ -93,7 +106,7 @@ class Watchdog:
         reason = self.health.observe(obs)
         self.publish(obs)
         if reason is not None:
-            self.stalled = WorkerStalled(reason)
+            self.stalled = WorkerStalled(reason, broker_gone=kafka_error is not None)
             log.error("worker stalled (%s): exiting for the supervisor to restart it", reason)
             await self.on_stall(self.stalled)
 
@@ -123,7 +136,7 @@ def exit_when_stalled(
 
     async def on_stall(exc: WorkerStalled) -> None:
         remember(exc)
-        backstop = threading.Timer(EXIT_GRACE_S, os._exit, (EXIT_STATUS,))
+        backstop = threading.Timer(exit_grace(exc), os._exit, (EXIT_STATUS,))
         backstop.daemon = True
         backstop.start()
         os.kill(os.getpid(), signal.SIGTERM)  # the worker's own clean stop
