@@ -783,8 +783,9 @@ def main() -> int:
                 f"  worker batches while sending: {n_b:,.0f}, "
                 f"{d['events_sum'] / n_b:,.0f} messages each; "
                 f"begin {d.get('begin_sum', 0) / n_b * 1e3:.1f} ms, "
-                f"finish (waiting for the broker and Redis, storing) "
-                f"{d.get('finish_sum', 0) / n_b * 1e3:.1f} ms on average"
+                f"finish {d.get('finish_sum', 0) / n_b * 1e3:.1f} ms (of which waiting for the "
+                f"broker's and Redis's acks {d.get('acks_sum', 0) / n_b * 1e3:.1f} ms, storing "
+                f"the paths {d.get('store_sum', 0) / n_b * 1e3:.1f} ms) on average"
             )
         if len(samples) >= 4:
             cut = [samples[i * (len(samples) - 1) // 3] for i in range(4)]

@@ -281,8 +281,8 @@ class Metrics:
             batch_seconds=Histogram(
                 "lastmile_batch_seconds",
                 "Time of each step of an input batch: begin (decode, fold, judge, hand the "
-                "effects over), finish (wait for the broker's and Redis's acknowledgements, "
-                "store the paths).",
+                "effects over), finish (the rest), and within finish: acks (waiting for the "
+                "broker's and Redis's acknowledgements), store (the paths and their changelog).",
                 ("step",),
                 buckets=BATCH_SECONDS_BUCKETS,
                 registry=r,

@@ -146,5 +146,10 @@ class MemoryCouriers:
 class MemoryMetrics:
     applied: list[MetricDeltas] = field(default_factory=list)
 
+    steps: list[tuple[str, float]] = field(default_factory=list)
+
     def apply(self, deltas: MetricDeltas) -> None:
         self.applied.append(deltas)
+
+    def step(self, step: str, seconds: float) -> None:
+        self.steps.append((step, seconds))

@@ -106,3 +106,8 @@ class CourierStore(CourierReader, Protocol):
 
 class MetricsSink(Protocol):
     def apply(self, deltas: MetricDeltas) -> None: ...
+
+    def step(self, step: str, seconds: float) -> None:
+        """How long a step of a batch took (``acks``: waiting for the broker and Redis;
+        ``store``: storing the paths, their changelog acknowledged)."""
+        ...

@@ -78,6 +78,7 @@ class Ports:
     clock: Callable[[], datetime]  # detected_at of violations, and hold times
     retry: Retry = once
     fault: Crash = no_faults
+    elapsed: Callable[[], float] = lambda: 0.0  # a monotonic clock: how long steps wait
 
 
 @dataclass
@@ -120,12 +121,16 @@ class Runner:
     async def finish(self, applying: Applying) -> None:
         """Steps 5-7: wait for the broker and Redis, then store the paths (done)."""
         p, fx = self.ports, applying.effects
+        started = p.elapsed()
         await asyncio.gather(*applying.waits)  # Redis and the broker at once
+        acked = p.elapsed()
         for partition, paths in fx.states.items():
             p.parcels.put_many(partition, paths)
         for partition, gone in fx.expired.items():
             p.parcels.delete_many(partition, gone)
         await p.parcels.flush()
+        p.metrics.step("acks", acked - started)
+        p.metrics.step("store", p.elapsed() - acked)
         p.metrics.apply(fx.metrics)
 
     async def _redis(

@@ -182,6 +182,7 @@ def create_worker(
         clock=lambda: datetime.now(UTC),
         retry=retry,
         fault=Faults(settings.faults).hit,
+        elapsed=time.perf_counter,
     )
     runner = Runner(ports, network, config)
     state = RunState()

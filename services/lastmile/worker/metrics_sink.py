@@ -14,6 +14,9 @@ class PrometheusSink:
         self.m = metrics
         self.clock = clock
 
+    def step(self, step: str, seconds: float) -> None:
+        self.m.batch_seconds.labels(step).observe(seconds)
+
     def apply(self, d: MetricDeltas) -> None:
         m = self.m
         for topic, n in d.events.items():
