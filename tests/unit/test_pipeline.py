@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import asyncio
 import random
+from collections import Counter
 from datetime import UTC, datetime, timedelta
 
 import pytest
@@ -30,7 +31,7 @@ from lastmile.pipeline.memory import (
     MemoryParcels,
     MemoryReadModel,
 )
-from lastmile.pipeline.parcels import Located, expire, step_parcels
+from lastmile.pipeline.parcels import Located, expire, folded_first, step_parcels
 from lastmile.pipeline.records import HoldKey, SignoffRecord
 from lastmile.pipeline.runner import Ports, Runner
 from lastmile.pipeline.runstate import ExpiryIndex, RunState
@@ -123,6 +124,39 @@ async def test_streaming_in_any_batches_publishes_what_detect_finds_once(network
                     offline[vid]["carrier"],
                     offline[vid]["evidence"],
                 )
+
+
+def test_a_batch_folded_in_slices_has_the_effects_of_one_fold(network):
+    """The worker folds a batch in slices (yielding to the loop between them): each slice
+    folds on the paths the earlier ones made. State and findings are those of one fold;
+    the facts (counted once per transition) are those of the same slices as batches."""
+    events = scenario()
+    random.Random(7).shuffle(events)
+    slices = [located(events[i : i + 3]) for i in range(0, len(events), 3)]
+    whole = step_parcels(located(events), lambda *_: None, network, RuleConfig(), RunState())
+    sliced = Effects()
+    lookup, state = folded_first(sliced, lambda *_: None), RunState()
+    for part in slices:
+        step_parcels(part, lookup, network, RuleConfig(), state, sliced)
+    stored: dict[str, ParcelPath] = {}
+    batches, state = [], RunState()
+    for part in slices:
+        fx = step_parcels(part, lambda pid, _: stored.get(pid), network, RuleConfig(), state)
+        stored.update(fx.states.get(0, {}))
+        batches.append(fx)
+
+    assert sliced.states == whole.states and sliced.read_model.paths == whole.read_model.paths
+    assert {c.violation_id for c in sliced.candidates} == {c.violation_id for c in whole.candidates}
+    assert {k: set(v) for k, v in sliced.holds.items()} == {
+        k: set(v) for k, v in whole.holds.items()
+    }
+    rm = sliced.read_model
+    assert rm.parcels_seen == [x for b in batches for x in b.read_model.parcels_seen]
+    assert rm.deliveries == [x for b in batches for x in b.read_model.deliveries]
+    assert rm.complaints == [x for b in batches for x in b.read_model.complaints]
+    assert sliced.signoffs == [x for b in batches for x in b.signoffs]
+    assert sliced.metrics.dwell_h == [x for b in batches for x in b.metrics.dwell_h]
+    assert sliced.metrics.scans == sum((b.metrics.scans for b in batches), Counter())
 
 
 def test_signoffs_are_sent_once_the_destination_is_known(network):

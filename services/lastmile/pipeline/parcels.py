@@ -93,6 +93,17 @@ def step_parcels(
     return fx
 
 
+def folded_first(fx: Effects, stored: Lookup) -> Lookup:
+    """A lookup that sees the paths ``fx`` already holds before the stored ones: for folding
+    one batch in slices (each slice folds on the paths the earlier ones made)."""
+
+    def lookup(parcel_id: str, partition: int) -> ParcelPath | None:
+        path = fx.states.get(partition, {}).get(parcel_id)
+        return path if path is not None else stored(parcel_id, partition)
+
+    return lookup
+
+
 def expire(state: RunState, partitions: Iterable[int], config: RuleConfig, fx: Effects) -> None:
     """Parcels of these partitions whose newest event left the retention period."""
     horizon = state.watermark - config.retention_days * 86400

@@ -38,7 +38,7 @@ from lastmile.metrics import Metrics
 from lastmile.pipeline.couriers import step_couriers
 from lastmile.pipeline.effects import Effects
 from lastmile.pipeline.intake import decode_batch
-from lastmile.pipeline.parcels import expire, step_parcels
+from lastmile.pipeline.parcels import expire, folded_first, step_parcels
 from lastmile.pipeline.produce import step_produce
 from lastmile.pipeline.records import COMPLAINTS, SCANS, RawMessage, SignoffRecord
 from lastmile.pipeline.runner import Ports, Runner
@@ -66,6 +66,7 @@ from lastmile.worker.violation_log import ViolationLog
 from lastmile.worker.watchdog import PROBE_INTERVAL_S, build_watchdog
 
 log = logging.getLogger("lastmile.worker")
+FOLD_SLICE = 250  # messages folded between two turns of the event loop
 
 METRICS_CONTENT_TYPE = "text/plain; version=0.0.4"
 INTAKE_BUFFER = 16384  # messages fetched ahead per input before Faust stops fetching
@@ -211,7 +212,13 @@ def create_worker(
         ports.fault("agent-error")
         processing_ts = time.time()  # contract §7 clock skew; also caps the watermark
         state.ceiling = processing_ts + config.clock_skew_s
-        step_parcels(located, parcels.get, network, config, state, fx)
+        # in slices, letting the loop run between them: the producer's and Redis's replies
+        # for the batch finishing meanwhile are not held up behind a long fold
+        lookup = folded_first(fx, parcels.get)
+        for i in range(0, len(located), FOLD_SLICE):
+            if i:
+                await asyncio.sleep(0)
+            step_parcels(located[i : i + FOLD_SLICE], lookup, network, config, state, fx)
         step_produce(located, fx, network, config, processing_ts, state.watermark)
         expire(state, {m.partition for m in batch}, config, fx)
         applying = await runner.begin(fx)
