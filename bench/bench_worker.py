@@ -290,6 +290,11 @@ def batch_figures(page: bytes) -> dict[str, float]:
         ):
             name, _, value = line.rpartition(" ")
             out["events_" + name.rsplit("_", 1)[1]] = float(value)
+        elif line.startswith("lastmile_event_loop_lag_seconds_sum ") or line.startswith(
+            "lastmile_event_loop_lag_seconds_count "
+        ):
+            name, _, value = line.rpartition(" ")
+            out["lag_" + name.rsplit("_", 1)[1]] = float(value)
         elif line.startswith("lastmile_batch_seconds_sum{"):
             name, _, value = line.rpartition(" ")
             out[name.split('step="', 1)[1].split('"', 1)[0] + "_sum"] = float(value)
@@ -785,7 +790,10 @@ def main() -> int:
                 f"begin {d.get('begin_sum', 0) / n_b * 1e3:.1f} ms, "
                 f"finish {d.get('finish_sum', 0) / n_b * 1e3:.1f} ms (of which waiting for the "
                 f"broker's and Redis's acks {d.get('acks_sum', 0) / n_b * 1e3:.1f} ms, storing "
-                f"the paths {d.get('store_sum', 0) / n_b * 1e3:.1f} ms) on average"
+                f"the paths {d.get('store_sum', 0) / n_b * 1e3:.1f} ms) on average; the event "
+                f"loop ran due tasks "
+                f"{d.get('lag_sum', 0) / max(1, d.get('lag_count', 0)) * 1e3:.1f} ms late "
+                "on average"
             )
         if len(samples) >= 4:
             cut = [samples[i * (len(samples) - 1) // 3] for i in range(4)]

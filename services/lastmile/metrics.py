@@ -179,6 +179,7 @@ class Metrics:
     processing_lag: Histogram
     batch_seconds: Histogram
     batch_events: Histogram
+    loop_lag: Histogram
     consumer_lag: Gauge
     events_processed: Counter
     last_event_timestamp: Gauge
@@ -291,6 +292,13 @@ class Metrics:
                 "lastmile_batch_events",
                 "Messages per input batch (scans and complaints).",
                 buckets=BATCH_EVENTS_BUCKETS,
+                registry=r,
+            ),
+            loop_lag=Histogram(
+                "lastmile_event_loop_lag_seconds",
+                "How late the worker's event loop ran a task that was due: a long step of "
+                "CPU work holds up every reply from Kafka and Redis by as much.",
+                buckets=BATCH_SECONDS_BUCKETS,
                 registry=r,
             ),
             consumer_lag=Gauge(

@@ -55,7 +55,14 @@ from lastmile.worker.batch_send import faust_producer
 from lastmile.worker.faults import Faults
 from lastmile.worker.fetch import LastmileApp
 from lastmile.worker.health import REDIS_ERRORS, RedisHealth, until_ok
-from lastmile.worker.intake import Begin, Finish, batch_topic, nothing_left, run_intake
+from lastmile.worker.intake import (
+    Begin,
+    Durable,
+    Finish,
+    batch_topic,
+    nothing_left,
+    run_intake,
+)
 from lastmile.worker.metrics_sink import PrometheusSink
 from lastmile.worker.outbox import KafkaOutbox
 from lastmile.worker.produce_gauges import refresh_produce
@@ -66,7 +73,8 @@ from lastmile.worker.violation_log import ViolationLog
 from lastmile.worker.watchdog import PROBE_INTERVAL_S, build_watchdog
 
 log = logging.getLogger("lastmile.worker")
-FOLD_SLICE = 250  # messages folded between two turns of the event loop
+FOLD_SLICE = 100  # messages folded between two turns of the event loop
+LOOP_PROBE_S = 0.1  # how often the loop's lag is measured
 
 METRICS_CONTENT_TYPE = "text/plain; version=0.0.4"
 INTAKE_BUFFER = 16384  # messages fetched ahead per input before Faust stops fetching
@@ -226,11 +234,12 @@ def create_worker(
         metrics.batch_events.observe(len(batch))
         metrics.batch_seconds.labels("begin").observe(time.perf_counter() - started)
 
-        async def finish() -> None:
+        async def finish() -> Durable:
             started = time.perf_counter()
-            await runner.finish(applying)
+            durable = await runner.finish(applying)
             metrics.last_event_timestamp.set(watermark)
             metrics.batch_seconds.labels("finish").observe(time.perf_counter() - started)
+            return durable
 
         return finish
 
@@ -257,8 +266,8 @@ def create_worker(
             crashing.append(asyncio.ensure_future(app.crash(exc)))
 
     async def handle(begin: Begin, batch: list[Any]) -> None:
-        """One batch, begun and finished (tests; the intake overlaps two)."""
-        await (await begin(batch))()
+        """One batch, begun, finished and durable (tests; the intake overlaps them)."""
+        await (await (await begin(batch))())
 
     parcel_input = batch_topic(
         app, names.scans, names.complaints, partitions=settings.partitions, maxsize=INTAKE_BUFFER
@@ -361,6 +370,15 @@ def create_worker(
             await runner.release_due(mine, names.scans, owned=settled)
         except Exception as exc:  # not acknowledged: the holds stay for the next tick
             log.warning("held violations not acknowledged (%s); holds kept for a retry", exc)
+
+    @app.task
+    async def watch_loop_lag() -> None:
+        """How late the loop runs what is due (lastmile_event_loop_lag_seconds)."""
+        loop = asyncio.get_running_loop()
+        while True:
+            due = loop.time() + LOOP_PROBE_S
+            await asyncio.sleep(LOOP_PROBE_S)
+            metrics.loop_lag.observe(max(0.0, loop.time() - due))
 
     @app.timer(interval=10.0)
     async def refresh_gauges() -> None:  # never raises: Redis trouble is logged and counted
