@@ -7,7 +7,7 @@ for a broker that never answers: the sends stay pending futures.
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Awaitable, Iterable, Mapping
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -16,12 +16,6 @@ from lastmile.pipeline.couriers import CourierEffects, CourierIndex
 from lastmile.pipeline.effects import MetricDeltas, ReadModelWrites
 from lastmile.pipeline.ports import unstage
 from lastmile.pipeline.records import DeadLetter, DueHold, HoldKey, SignoffRecord
-
-
-def _durable() -> Awaitable[None]:
-    done: asyncio.Future[None] = asyncio.get_running_loop().create_future()
-    done.set_result(None)
-    return done
 
 
 @dataclass
@@ -123,8 +117,8 @@ class MemoryParcels:
             if pid not in self.staged:
                 self.paths.pop(pid, None)
 
-    async def flush(self) -> Awaitable[None]:
-        return _durable()
+    async def flush(self) -> None:
+        return None
 
 
 @dataclass
@@ -144,8 +138,8 @@ class MemoryCouriers:
         for key in fx.deleted:
             self.hours.pop(key, None)
 
-    async def flush(self) -> Awaitable[None]:
-        return _durable()
+    async def flush(self) -> None:
+        return None
 
 
 @dataclass

@@ -81,9 +81,8 @@ class ParcelStore(Protocol):
         """Delete expired paths; a parcel a later batch has staged meanwhile is kept."""
         ...
 
-    async def flush(self) -> Awaitable[None]:
-        """Hand what was written to durable storage (the changelog's producer), in order;
-        returns what resolves once it is durable."""
+    async def flush(self) -> None:
+        """Wait until what was written is handed to durable storage's producer."""
         ...
 
 
@@ -102,9 +101,7 @@ class CourierStore(CourierReader, Protocol):
         """Store the changed hours and indexes; delete the hours past the retention."""
         ...
 
-    async def flush(self) -> Awaitable[None]:
-        """As ``ParcelStore.flush``."""
-        ...
+    async def flush(self) -> None: ...
 
 
 class MetricsSink(Protocol):

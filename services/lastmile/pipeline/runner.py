@@ -8,8 +8,7 @@
   4. the batch's paths are staged: the next batch folds on them
   ``finish``:
   5. the broker acknowledges everything of 1-2 and Redis everything of 3 (one wait)
-  6. only then the parcels' paths are stored (the changelog: the batch's "done" marker);
-     ``finish`` returns once they are handed over, with what resolves when they are durable
+  6. only then the parcels' paths are stored (the changelog: the batch's "done" marker)
   7. metrics
 
 Because the stored path is written last, an event found in it has had every effect made
@@ -98,7 +97,7 @@ class Runner:
         self._redis_writes: asyncio.Future[Any] | None = None  # the last batch's
 
     async def apply(self, fx: Effects) -> None:
-        await (await self.finish(await self.begin(fx)))
+        await self.finish(await self.begin(fx))
 
     async def begin(self, fx: Effects) -> Applying:
         """Steps 1-4: hand everything over; nothing is awaited but the handing over."""
@@ -119,26 +118,20 @@ class Runner:
             p.parcels.stage(paths)
         return Applying(fx, waits)
 
-    async def finish(self, applying: Applying) -> Awaitable[None]:
-        """Steps 5-7: wait for the broker and Redis, then store the paths (done). Returns
-        once the paths are handed to the store, with what resolves once they are durable:
-        the next batch may store its paths meanwhile (they follow these, in order), but
-        nothing of this batch may be acked before it resolves."""
+    async def finish(self, applying: Applying) -> None:
+        """Steps 5-7: wait for the broker and Redis, then store the paths (done)."""
         p, fx = self.ports, applying.effects
         started = p.elapsed()
         await asyncio.gather(*applying.waits)  # Redis and the broker at once
         acked = p.elapsed()
-        for i, (partition, paths) in enumerate(fx.states.items()):
-            if i:
-                await asyncio.sleep(0)  # let the loop run: replies wait behind long steps
+        for partition, paths in fx.states.items():
             p.parcels.put_many(partition, paths)
         for partition, gone in fx.expired.items():
             p.parcels.delete_many(partition, gone)
-        durable = await p.parcels.flush()
+        await p.parcels.flush()
         p.metrics.step("acks", acked - started)
         p.metrics.step("store", p.elapsed() - acked)
         p.metrics.apply(fx.metrics)
-        return durable
 
     async def _redis(
         self, before: asyncio.Future[Any] | None, fx: Effects, holds: list[Any], now: float
@@ -158,7 +151,7 @@ class Runner:
         await self.ports.outbox.send()
         await asyncio.gather(*(ack for _, ack in published))
         self.ports.couriers.put_many(fx)
-        await (await self.ports.couriers.flush())
+        await self.ports.couriers.flush()
 
     async def release_due(
         self, due: list[DueHold], topic: str, owned: Callable[[], bool] = lambda: True

@@ -14,7 +14,7 @@ from __future__ import annotations
 
 import asyncio
 import weakref
-from collections.abc import Awaitable, Iterable, Mapping
+from collections.abc import Iterable, Mapping
 from types import SimpleNamespace
 from typing import Any, Generic, TypeVar
 
@@ -32,7 +32,7 @@ from lastmile.io.codec import (
 from lastmile.pipeline.couriers import CourierEffects, CourierIndex
 from lastmile.pipeline.ports import unstage
 from lastmile.pipeline.records import SignoffRecord
-from lastmile.worker.batch_send import Record, SentBatch, faust_producer, send_batches
+from lastmile.worker.batch_send import Record, faust_producer, send_batches
 
 V = TypeVar("V")
 
@@ -132,20 +132,21 @@ class ChangelogWriter:
             del store[key]
             self._pending.append((partition, key, None))
 
-    async def flush(self) -> Awaitable[None]:
-        """Send the pending changelog records; returns what resolves once the broker has
-        them all (in the order of the calls: a later flush's records follow these).
+    async def flush(self) -> None:
+        """Send the pending changelog records and wait until the broker has them all.
 
-        The batch's input offsets are acked only after that: Faust's commit waits only for
-        messages *attached* to offsets, not for the producer, so a record still in the
-        producer's buffer when an offset is committed would be lost by a crash, and the
+        The batch's input offsets are acked only after this returns: Faust's commit waits
+        only for messages *attached* to offsets, not for the producer, so a record still in
+        the producer's buffer when an offset is committed would be lost by a crash, and the
         events it held would never be folded again (the churn test lost whole parcels so).
         """
+        if not self._pending:
+            return
         table = self.table
         app = table.app
-        if not self._pending or not app.producer.started:  # (handler tests: no producer)
+        if not app.producer.started:  # no producer (handler tests): the store is enough
             self._pending.clear()
-            return _done()
+            return
         topic = table.changelog_topic.get_topic_name()
         dumps_key = app.serializers.dumps_key
         by_partition: dict[int, list[Record]] = {}
@@ -154,18 +155,9 @@ class ChangelogWriter:
             key_bytes = dumps_key(table.key_type, key, serializer=table.key_serializer)
             by_partition.setdefault(partition, []).append((key_bytes, value, None))
         sent = await send_batches(faust_producer(app), topic, by_partition)
-        return asyncio.ensure_future(self._acknowledged(sent))
-
-    async def _acknowledged(self, sent: list[SentBatch]) -> None:
         await asyncio.gather(*(b.future for b in sent))
         for b in sent:  # in order: the last batch of a partition holds its newest offset
             self.table.data.set_persisted_offset(b.future.result().topic_partition, b.last_offset())
-
-
-def _done() -> Awaitable[None]:
-    done: asyncio.Future[None] = asyncio.get_running_loop().create_future()
-    done.set_result(None)
-    return done
 
 
 class TableParcels:
@@ -207,8 +199,8 @@ class TableParcels:
         self.cache.clear()
         self.staged.clear()
 
-    async def flush(self) -> Awaitable[None]:
-        return await self.writer.flush()
+    async def flush(self) -> None:
+        await self.writer.flush()
 
     def delete_many(self, partition: int, parcel_ids: Iterable[str]) -> None:
         for pid in parcel_ids:
@@ -245,5 +237,5 @@ class TableCouriers:
         for key in fx.deleted:
             self.writer.delete(fx.partition, key)
 
-    async def flush(self) -> Awaitable[None]:
-        return await self.writer.flush()
+    async def flush(self) -> None:
+        await self.writer.flush()
