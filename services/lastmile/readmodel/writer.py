@@ -106,6 +106,9 @@ class ReadModelWriter:
         pipe = self.redis.pipeline(transaction=False)
         for pid, path in w.paths.items():
             pipe.set(k.parcel(pid), encode_path(path), ex=self.retention_s)
+        for pid in w.expired_paths:  # the state dropped it (event time); the TTL is a backstop
+            if pid not in w.paths:
+                pipe.delete(k.parcel(pid))
         for s in w.parcels_seen:
             pipe.hsetnx(k.parcels_seen(china_day(s.first_ts)), s.parcel_id, f"{s.town}|{s.carrier}")
         for (town, carrier), ts in w.brands.items():

@@ -58,6 +58,7 @@ from lastmile.worker.intake import Begin, Finish, batch_topic, nothing_left, run
 from lastmile.worker.metrics_sink import PrometheusSink
 from lastmile.worker.outbox import FaustOutbox
 from lastmile.worker.produce_gauges import refresh_produce
+from lastmile.worker.rocksdb_memory import RocksDBBudget
 from lastmile.worker.sensors import QuietMonitor
 from lastmile.worker.tables import TableCouriers, TableParcels
 from lastmile.worker.topics import TopicNames
@@ -120,16 +121,6 @@ def make_app(settings: Settings) -> faust.App:
     )
 
 
-def rocksdb_options(memory_mb: int) -> dict[str, int]:
-    """Bounded RocksDB memory per table partition: half block cache, half write buffers."""
-    mib = 1024 * 1024
-    return {
-        "block_cache_size": memory_mb * mib // 2,
-        "write_buffer_size": memory_mb * mib // 4,
-        "max_write_buffer_number": 2,
-    }
-
-
 def create_worker(
     settings: Settings, network: Network, config: RuleConfig, metrics: Metrics | None = None
 ) -> Worker:
@@ -179,16 +170,20 @@ def create_worker(
         "value_type": bytes,
         "extra_topic_configs": changelog_topic_configs(settings),
     }
-    if settings.store.startswith("rocksdb"):
-        table_args["options"] = rocksdb_options(settings.rocksdb_memory_mb)
-    parcels = TableParcels(app.Table("parcels", **table_args), names.scans, settings.state_cache)
+    parcels_table = app.Table("parcels", **table_args)
+    couriers_table = app.Table("couriers", **table_args)
+    if settings.store.startswith("rocksdb"):  # one memory budget for all partitions (ADR 0013)
+        budget = RocksDBBudget(settings.rocksdb_memory_mb)
+        budget.attach([parcels_table, couriers_table])
+        metrics.rocksdb_memory.set_function(budget.usage)
+    parcels = TableParcels(parcels_table, names.scans, settings.state_cache)
     ports = Ports(
         gate=violation_log,
         outbox=FaustOutbox(outputs, names, settings.worker_id),
         holds=RedisHolds(redis, keys.holds(settings.app_id), settings.hold_s),
         read_model=writer,
         parcels=parcels,
-        couriers=TableCouriers(app.Table("couriers", **table_args), names.signoffs),
+        couriers=TableCouriers(couriers_table, names.signoffs),
         metrics=PrometheusSink(metrics, time.time),
         clock=lambda: datetime.now(UTC),
         retry=retry,
@@ -196,6 +191,7 @@ def create_worker(
     )
     runner = Runner(ports, network, config)
     state = RunState()
+    metrics.state_parcels.set_function(lambda: len(state.expiry))
     w = Worker(
         settings, app, names, ports, runner, state, violation_log, health, metrics, outputs=outputs
     )
