@@ -3,7 +3,7 @@
 Needs a running local stack (``make soak`` starts one on ports of its own and wipes it after):
 
     LASTMILE_KAFKA_BOOTSTRAP=127.0.0.1:39192 LASTMILE_REDIS_URL=redis://127.0.0.1:36392/0 \\
-      .venv/bin/python bench/soak.py --minutes 60 --rate 200 --days 8 --retention-days 2
+      .venv/bin/python bench/soak.py --minutes 60 --rate 200 --days 12 --retention-days 1
 
 A simulated county of ``--days`` days is produced with the project's ``publish`` at ``--rate``
 scans/s (so ``--minutes`` of wall time carry the days of event time), into one
@@ -165,8 +165,8 @@ def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     ap.add_argument("--minutes", type=float, default=60.0)
     ap.add_argument("--rate", type=float, default=200.0, help="scans per second")
-    ap.add_argument("--days", type=int, default=8, help="simulated days of event time")
-    ap.add_argument("--retention-days", type=float, default=2.0)
+    ap.add_argument("--days", type=int, default=12, help="simulated days of event time")
+    ap.add_argument("--retention-days", type=float, default=1.0)
     ap.add_argument("--interval", type=float, default=60.0, help="seconds between samples")
     ap.add_argument("--out", default=str(REPO / ".cache" / "soak"))
     ap.add_argument("--plot", default=None, help="PNG to write (default: OUT/soak.png)")
