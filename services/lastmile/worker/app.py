@@ -51,6 +51,7 @@ from lastmile.readmodel.writer import ReadModelWriter
 from lastmile.runtime import freeze_startup_objects
 from lastmile.settings import Settings
 from lastmile.worker import gauges
+from lastmile.worker.expiry_sweep import ExpirySweep
 from lastmile.worker.faults import Faults
 from lastmile.worker.fetch import LastmileApp
 from lastmile.worker.health import REDIS_ERRORS, RedisHealth, until_ok
@@ -192,6 +193,8 @@ def create_worker(
     runner = Runner(ports, network, config)
     state = RunState()
     metrics.state_parcels.set_function(lambda: len(state.expiry))
+    # parcels stored before the partition came to this worker join the expiry index
+    sweep = ExpirySweep(parcels_table, state.expiry, enabled=settings.store.startswith("rocksdb"))
     w = Worker(
         settings, app, names, ports, runner, state, violation_log, health, metrics, outputs=outputs
     )
@@ -296,12 +299,18 @@ def create_worker(
     async def on_assigned(sender: Any, *args: Any, **kwargs: Any) -> None:
         w.needs_catch_up = True
 
+    async def on_recovered(sender: Any, *args: Any, **kwargs: Any) -> None:
+        """Tables recovered after a rebalance: walk the partitions' stores (expiry_sweep.py)."""
+        owned = app.assignor.assigned_actives()
+        sweep.assigned(tp.partition for tp in owned if tp.topic == names.scans)
+
     async def on_revoked(sender: Any, revoked: Any, **kwargs: Any) -> None:
         """Partitions moved away: their state (and its cache) is another worker's now."""
         parcels.forget()
         for tp in revoked:
             if tp.topic == names.scans:
                 state.drop_partition(tp.partition)
+        sweep.revoked(tp.partition for tp in revoked if tp.topic == names.scans)
 
     async def on_shutdown(sender: Any, *args: Any, **kwargs: Any) -> None:
         """Flush what the producer holds while it still runs, then close our own clients."""
@@ -314,6 +323,7 @@ def create_worker(
 
     app.on_partitions_assigned.connect(on_assigned)  # type: ignore[arg-type]
     app.on_partitions_revoked.connect(on_revoked)  # type: ignore[arg-type]
+    app.on_rebalance_complete.connect(on_recovered)  # type: ignore[arg-type]
     app.on_before_shutdown.connect(on_shutdown)  # type: ignore[arg-type]
 
     @app.task
@@ -357,6 +367,12 @@ def create_worker(
             await runner.release_due(mine, names.scans, owned=settled)
         except Exception as exc:  # not acknowledged: the holds stay for the next tick
             log.warning("held violations not acknowledged (%s); holds kept for a retry", exc)
+
+    @app.timer(interval=1.0)
+    async def sweep_expiry() -> None:  # worker/expiry_sweep.py: a slice a tick, when settled
+        recovering = app.rebalancing or getattr(app, "in_recovery", False)
+        if not sweep.done and w.ready.is_set() and not recovering:
+            sweep.step()
 
     @app.timer(interval=10.0)
     async def refresh_gauges() -> None:  # never raises: Redis trouble is logged and counted
