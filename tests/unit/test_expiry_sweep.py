@@ -51,6 +51,8 @@ def test_a_restarted_worker_expires_parcels_it_never_touched(tmp_path: Path) -> 
     restarted.expiry.touch(1, "NEW", recent.ts)  # touched by a batch since the restart
     restarted.watermark = recent.ts
     parcels.put_many(1, {"NEW": ParcelPath("NEW", (recent,))})
+    tp = type("TP", (), {"topic": "changelog", "partition": 1})()
+    parcels.table.data.set_persisted_offset(tp, 41)  # Faust's own key in the same store
 
     sweep = ExpirySweep(parcels.table, restarted.expiry, slice_size=3)
     sweep.assigned([1])

@@ -71,6 +71,9 @@ class ExpirySweep:
         last = after
         while it.valid() and read < self.slice_size:
             last = it.key()
+            if last == store.offset_key:  # Faust's persisted changelog offset, not a parcel
+                it.next()
+                continue
             parcel_id = loads_key(table.key_type, last, serializer=table.key_serializer)
             if parcel_id not in self.index:
                 self.index.touch(partition, parcel_id, decode_path(it.value()).last_ts)
