@@ -3,7 +3,7 @@
 Needs a running local stack (``make soak`` starts one on ports of its own and wipes it after):
 
     LASTMILE_KAFKA_BOOTSTRAP=127.0.0.1:39192 LASTMILE_REDIS_URL=redis://127.0.0.1:36392/0 \\
-      .venv/bin/python bench/soak.py --minutes 60 --rate 200 --days 8 --retention-days 2
+      .venv/bin/python bench/soak.py --minutes 60 --rate 200 --days 12 --retention-days 1
 
 A simulated county of ``--days`` days is produced with the project's ``publish`` at ``--rate``
 scans/s (so ``--minutes`` of wall time carry the days of event time), into one
@@ -11,7 +11,9 @@ scans/s (so ``--minutes`` of wall time carry the days of event time), into one
 of the soak's own): once the event time has moved past it, expired parcels leave the state,
 so memory must level off. Every ``--interval`` seconds it prints the worker's RSS, its table
 store on disk (RocksDB + changelog offsets), Redis's used memory and key count, events
-processed and the event day reached; at the end a CSV and a PNG (``--plot``).
+processed, the event day reached, the parcels in the worker's state and its RocksDB memory
+(``lastmile_state_parcels``, ``lastmile_rocksdb_memory_bytes``); at the end a CSV, a PNG
+(``--plot``) and the same table in Markdown (``--markdown``).
 Everything runs on 127.0.0.1; names carry a fresh run id so runs never mix.
 """
 
@@ -46,6 +48,25 @@ COLUMNS = (
     "store_mib",
     "redis_mib",
     "redis_keys",
+    "state_parcels",
+    "rocksdb_mib",
+)
+HEADINGS = (
+    "minute",
+    "events",
+    "event day",
+    "worker RSS MiB",
+    "table store MiB",
+    "Redis MiB",
+    "Redis keys",
+    "parcels in state",
+    "RocksDB memory MiB",
+)
+SCRAPED = (
+    "lastmile_events_processed_total",
+    "lastmile_last_event_timestamp_seconds",
+    "lastmile_state_parcels",
+    "lastmile_rocksdb_memory_bytes",
 )
 
 
@@ -75,7 +96,7 @@ def scrape(port: int) -> dict[str, float]:
         text = r.read().decode()
     out: dict[str, float] = {}
     for line in text.splitlines():
-        for name in ("lastmile_events_processed_total", "lastmile_last_event_timestamp_seconds"):
+        for name in SCRAPED:
             if line.startswith((name + " ", name + "{")):
                 out[name] = out.get(name, 0.0) + float(line.rsplit(" ", 1)[1])
     return out
@@ -94,6 +115,19 @@ def wait_ready(port: int, proc: subprocess.Popen, timeout: float = 120) -> None:
     raise SystemExit("the worker did not answer in time")
 
 
+def markdown(rows: list[dict[str, float]], path: Path) -> None:
+    """The per-minute table as docs/reliability.md shows it."""
+    lines = ["| " + " | ".join(HEADINGS) + " |", "|" + "---:|" * len(HEADINGS)]
+    for r in rows:
+        cells = [f"{r['minute']:.0f}", f"{r['events']:,.0f}", f"{r['event_day']:.1f}"]
+        cells += [f"{r[c]:.1f}" for c in ("rss_mib", "store_mib", "redis_mib")]
+        cells += [f"{r[c]:,.0f}" for c in ("redis_keys", "state_parcels")]
+        cells.append(f"{r['rocksdb_mib']:.1f}")
+        lines.append("| " + " | ".join(cells) + " |")
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text("\n".join(lines) + "\n", encoding="utf-8")
+
+
 def plot(rows: list[dict[str, float]], path: Path, title: str) -> None:
     import matplotlib
 
@@ -101,15 +135,19 @@ def plot(rows: list[dict[str, float]], path: Path, title: str) -> None:
     import matplotlib.pyplot as plt
 
     minutes = [r["minute"] for r in rows]
-    fig, axes = plt.subplots(3, 1, figsize=(8, 8), sharex=True)
+    fig, axes = plt.subplots(4, 1, figsize=(8, 10), sharex=True)
     for ax, key, label in (
         (axes[0], "rss_mib", "worker RSS (MiB)"),
         (axes[1], "store_mib", "table store on disk (MiB)"),
         (axes[2], "redis_mib", "Redis used memory (MiB)"),
+        (axes[3], "state_parcels", "parcels in state"),
     ):
-        ax.plot(minutes, [r[key] for r in rows], marker=".")
+        ax.plot(minutes, [r[key] for r in rows], marker=".", label=label)
         ax.set_ylabel(label)
+        ax.set_ylim(bottom=0)  # from zero: a level line looks level, growth looks its size
         ax.grid(alpha=0.3)
+    axes[0].plot(minutes, [r["rocksdb_mib"] for r in rows], label="of which RocksDB (MiB)")
+    axes[0].legend(loc="lower right", fontsize="small")
     days = axes[0].twiny()
     days.set_xlim(axes[0].get_xlim())
     ticks = minutes[:: max(1, len(minutes) // 8)]
@@ -127,11 +165,12 @@ def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     ap.add_argument("--minutes", type=float, default=60.0)
     ap.add_argument("--rate", type=float, default=200.0, help="scans per second")
-    ap.add_argument("--days", type=int, default=8, help="simulated days of event time")
-    ap.add_argument("--retention-days", type=float, default=2.0)
+    ap.add_argument("--days", type=int, default=12, help="simulated days of event time")
+    ap.add_argument("--retention-days", type=float, default=1.0)
     ap.add_argument("--interval", type=float, default=60.0, help="seconds between samples")
     ap.add_argument("--out", default=str(REPO / ".cache" / "soak"))
     ap.add_argument("--plot", default=None, help="PNG to write (default: OUT/soak.png)")
+    ap.add_argument("--markdown", default=None, help="per-minute table (default: OUT/soak.md)")
     ap.add_argument("--seed", type=int, default=11)
     args = ap.parse_args()
 
@@ -195,8 +234,8 @@ def main() -> None:
         start = time.monotonic()
         sender.start()
         print("[soak] " + "  ".join(f"{c:>10}" for c in COLUMNS), flush=True)
-        while True:
-            time.sleep(args.interval)
+        while True:  # samples on a fixed beat, whatever a sample takes
+            time.sleep(max(0.0, start + (len(rows) + 1) * args.interval - time.monotonic()))
             if worker.poll() is not None:
                 raise SystemExit(f"the worker exited with {worker.returncode}: see {out}")
             m = scrape(port)
@@ -212,6 +251,8 @@ def main() -> None:
                 "store_mib": dir_mib(out / "data"),
                 "redis_mib": mem["used_memory"] / 2**20,
                 "redis_keys": float(client.dbsize()),
+                "state_parcels": m.get("lastmile_state_parcels", 0.0),
+                "rocksdb_mib": m.get("lastmile_rocksdb_memory_bytes", 0.0) / 2**20,
             }
             rows.append(row)
             print("[soak] " + "  ".join(f"{row[c]:>10.1f}" for c in COLUMNS), flush=True)
@@ -237,7 +278,9 @@ def main() -> None:
     )
     png = Path(args.plot) if args.plot else out / "soak.png"
     plot(rows, png, title)
-    print(f"[soak] wrote {out / 'soak.csv'} and {png}", flush=True)
+    table = Path(args.markdown) if args.markdown else out / "soak.md"
+    markdown(rows, table)
+    print(f"[soak] wrote {out / 'soak.csv'}, {png} and {table}", flush=True)
     shutil.rmtree(out / "data", ignore_errors=True)
     shutil.rmtree(out / "traffic", ignore_errors=True)
 

@@ -189,6 +189,8 @@ class Metrics:
     kafka_up: Gauge
     violation_log_behind: Gauge
     health_check: Gauge
+    state_parcels: Gauge
+    rocksdb_memory: Gauge
 
     @classmethod
     def create(cls, registry: CollectorRegistry | None = None) -> Metrics:
@@ -345,6 +347,17 @@ class Metrics:
                 "1 while a health check passes, 0 while it fails "
                 "(kafka, redis, lag, violation_log, progress; see /healthz).",
                 ("check",),
+                registry=r,
+            ),
+            state_parcels=Gauge(
+                "lastmile_state_parcels",
+                "Parcels in this worker's state that retention will drop (its expiry index).",
+                registry=r,
+            ),
+            rocksdb_memory=Gauge(
+                "lastmile_rocksdb_memory_bytes",
+                "Memory of the worker's RocksDB table stores (block cache, index and filter "
+                "blocks, memtables), bounded by LASTMILE_ROCKSDB_MEMORY_MB.",
                 registry=r,
             ),
         )

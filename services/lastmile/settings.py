@@ -194,7 +194,8 @@ SETTINGS_DOC = {
     ),
     "LASTMILE_ROCKSDB_MEMORY_MB": (
         "64",
-        "RocksDB memory per table partition (memtables + block cache), MiB",
+        "RocksDB memory of the whole worker (one block cache holding memtables, index and "
+        "filter blocks, shared by every table partition it owns), MiB",
     ),
     "LASTMILE_HEALTH_MAX_LAG": (
         "100000",

@@ -13,7 +13,7 @@ from builders import APPLE, T0, complaint, inbound_path, scan
 from lastmile.domain.engine import Detection
 from lastmile.domain.events import ScanEvent
 from lastmile.domain.rules import RuleConfig
-from lastmile.pipeline.effects import Effects
+from lastmile.pipeline.effects import Effects, ReadModelWrites
 from lastmile.pipeline.parcels import Located, step_parcels
 from lastmile.pipeline.produce import step_produce
 from lastmile.pipeline.records import DueHold, HoldKey
@@ -91,6 +91,20 @@ async def test_what_the_writer_writes_each_reader_reads_back_once(keyed, network
     }
     stream = await redis.xlen(keys.violation_stream)
     assert stream == len(violations), "the stream carries each violation once"
+
+
+async def test_a_timeline_leaves_redis_when_its_parcel_leaves_the_state(keyed, network):
+    """Retention in event time: the batch that expires a parcel deletes its timeline, unless
+    the same batch brings the waybill number back."""
+    redis, keys = keyed
+    writer, reader = ReadModelWriter(redis, keys), ReadModelReader(redis, keys)
+    fx = first_batch([*inbound_path("G1"), *inbound_path("G2")], network)
+    await writer.write(fx.read_model)
+    assert await reader.parcel_path("G1") is not None
+    gone = ReadModelWrites(expired_paths=["G1", "G2"], paths={"G2": fx.read_model.paths["G2"]})
+    await writer.write(gone)
+    assert await reader.parcel_path("G1") is None
+    assert await reader.parcel_path("G2") is not None
 
 
 async def test_holds_move_later_only_and_a_release_spares_a_renewed_hold(keyed):

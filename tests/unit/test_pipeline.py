@@ -206,6 +206,7 @@ def test_idle_parcels_expire_at_the_watermark(network):
     )
     expire(state, [0], RuleConfig(), fx)
     assert fx.expired == {0: ["X1"]}
+    assert fx.read_model.expired_paths == ["X1"]  # its Redis timeline goes too
 
 
 async def test_state_is_stored_only_after_the_broker_acknowledged(network):

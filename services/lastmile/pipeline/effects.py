@@ -60,11 +60,14 @@ class ReadModelWrites:
     brands: dict[tuple[str, str], float] = field(default_factory=dict)  # (town, carrier) → ts
     reached: dict[tuple[str, str], float] = field(default_factory=dict)  # (town, village) → ts
     produce: ProduceWrites | None = None  # contract §7 (pipeline/produce.py)
+    # timelines of parcels the state dropped (retention, in event time): deleted (ADR 0013)
+    expired_paths: list[str] = field(default_factory=list)
 
     def __bool__(self) -> bool:
         return bool(
             self.produce
             or self.paths
+            or self.expired_paths
             or self.parcels_seen
             or self.deliveries
             or self.complaints

@@ -110,6 +110,7 @@ def expire(state: RunState, partitions: Iterable[int], config: RuleConfig, fx: E
     for partition in partitions:
         for pid in state.expiry.expired(partition, horizon):
             fx.expired.setdefault(partition, []).append(pid)
+            fx.read_model.expired_paths.append(pid)
             state.open_hops.pop(pid, None)
 
 

@@ -2,7 +2,8 @@
 
 Only the pipeline's steps advance it. It lives in memory: after a restart the watermark
 starts again from the first batch, and parcels restored from the changelog join the
-expiry index (and the stuck-parcel gauge) when they are next touched.
+stuck-parcel gauge when they are next touched, and the expiry index then or when the
+worker's walk of a newly assigned partition's store reaches them (worker/expiry_sweep.py).
 """
 
 from __future__ import annotations
@@ -35,6 +36,9 @@ class ExpiryIndex:
 
     def __len__(self) -> int:
         return len(self._latest)
+
+    def __contains__(self, parcel_id: object) -> bool:
+        return parcel_id in self._latest
 
     def touch(self, partition: int, parcel_id: str, last_ts: float) -> None:
         known = self._latest.get(parcel_id)

@@ -162,6 +162,13 @@ class ReadModelWriter:
         for pairs in shards.values():
             keys, paths = zip(*pairs, strict=True)
             pipe.evalsha(_TIMELINES, len(keys), *keys, self.retention_s, *paths)
+        gone: dict[int, list[str]] = defaultdict(list)  # the state dropped them (event time)
+        for pid in w.expired_paths:
+            if pid not in w.paths:
+                shard = timeline_shard(pid)
+                gone[shard].append(k.parcel(pid, shard))
+        for keys_of_shard in gone.values():  # one slot per shard; the TTL is a backstop
+            pipe.delete(*keys_of_shard)
         seen: dict[str, list[str]] = defaultdict(list)
         for s in w.parcels_seen:
             seen[china_day(s.first_ts)] += (s.parcel_id, f"{s.town}|{s.carrier}")

@@ -52,6 +52,7 @@ from lastmile.runtime import freeze_startup_objects
 from lastmile.settings import Settings
 from lastmile.worker import gauges
 from lastmile.worker.batch_send import faust_producer
+from lastmile.worker.expiry_sweep import ExpirySweep
 from lastmile.worker.faults import Faults
 from lastmile.worker.fetch import LastmileApp
 from lastmile.worker.health import REDIS_ERRORS, RedisHealth, until_ok
@@ -59,6 +60,7 @@ from lastmile.worker.intake import Begin, Finish, batch_topic, nothing_left, run
 from lastmile.worker.metrics_sink import PrometheusSink
 from lastmile.worker.outbox import KafkaOutbox
 from lastmile.worker.produce_gauges import refresh_produce
+from lastmile.worker.rocksdb_memory import RocksDBBudget
 from lastmile.worker.sensors import QuietMonitor
 from lastmile.worker.tables import TableCouriers, TableParcels
 from lastmile.worker.topics import TopicNames
@@ -122,16 +124,6 @@ def make_app(settings: Settings) -> faust.App:
     )
 
 
-def rocksdb_options(memory_mb: int) -> dict[str, int]:
-    """Bounded RocksDB memory per table partition: half block cache, half write buffers."""
-    mib = 1024 * 1024
-    return {
-        "block_cache_size": memory_mb * mib // 2,
-        "write_buffer_size": memory_mb * mib // 4,
-        "max_write_buffer_number": 2,
-    }
-
-
 def create_worker(
     settings: Settings, network: Network, config: RuleConfig, metrics: Metrics | None = None
 ) -> Worker:
@@ -170,16 +162,20 @@ def create_worker(
         "value_type": bytes,
         "extra_topic_configs": changelog_topic_configs(settings),
     }
-    if settings.store.startswith("rocksdb"):
-        table_args["options"] = rocksdb_options(settings.rocksdb_memory_mb)
-    parcels = TableParcels(app.Table("parcels", **table_args), names.scans, settings.state_cache)
+    parcels_table = app.Table("parcels", **table_args)
+    couriers_table = app.Table("couriers", **table_args)
+    if settings.store.startswith("rocksdb"):  # one memory budget for all partitions (ADR 0013)
+        budget = RocksDBBudget(settings.rocksdb_memory_mb)
+        budget.attach([parcels_table, couriers_table])
+        metrics.rocksdb_memory.set_function(budget.usage)
+    parcels = TableParcels(parcels_table, names.scans, settings.state_cache)
     ports = Ports(
         gate=violation_log,
         outbox=KafkaOutbox(partial(faust_producer, app), names, settings.worker_id),
         holds=RedisHolds(redis, keys.holds(settings.app_id), settings.hold_s),
         read_model=writer,
         parcels=parcels,
-        couriers=TableCouriers(app.Table("couriers", **table_args), names.signoffs),
+        couriers=TableCouriers(couriers_table, names.signoffs),
         metrics=PrometheusSink(metrics, time.time),
         clock=lambda: datetime.now(UTC),
         retry=retry,
@@ -188,6 +184,9 @@ def create_worker(
     )
     runner = Runner(ports, network, config)
     state = RunState()
+    metrics.state_parcels.set_function(lambda: len(state.expiry))
+    # parcels stored before the partition came to this worker join the expiry index
+    sweep = ExpirySweep(parcels_table, state.expiry, enabled=settings.store.startswith("rocksdb"))
     w = Worker(settings, app, names, ports, runner, state, violation_log, health, metrics)
     # nothing until the log is read: a partial count would look like a counter reset
     metrics.watch_violations(
@@ -301,12 +300,18 @@ def create_worker(
     async def on_assigned(sender: Any, *args: Any, **kwargs: Any) -> None:
         w.needs_catch_up = True
 
+    async def on_recovered(sender: Any, *args: Any, **kwargs: Any) -> None:
+        """Tables recovered after a rebalance: walk the partitions' stores (expiry_sweep.py)."""
+        owned = app.assignor.assigned_actives()
+        sweep.assigned(tp.partition for tp in owned if tp.topic == names.scans)
+
     async def on_revoked(sender: Any, revoked: Any, **kwargs: Any) -> None:
         """Partitions moved away: their state (and its cache) is another worker's now."""
         parcels.forget()
         for tp in revoked:
             if tp.topic == names.scans:
                 state.drop_partition(tp.partition)
+        sweep.revoked(tp.partition for tp in revoked if tp.topic == names.scans)
 
     async def on_shutdown(sender: Any, *args: Any, **kwargs: Any) -> None:
         """Flush what the producer holds while it still runs, then close our own clients."""
@@ -319,6 +324,7 @@ def create_worker(
 
     app.on_partitions_assigned.connect(on_assigned)  # type: ignore[arg-type]
     app.on_partitions_revoked.connect(on_revoked)  # type: ignore[arg-type]
+    app.on_rebalance_complete.connect(on_recovered)  # type: ignore[arg-type]
     app.on_before_shutdown.connect(on_shutdown)  # type: ignore[arg-type]
 
     @app.task
@@ -371,6 +377,12 @@ def create_worker(
             due = loop.time() + LOOP_PROBE_S
             await asyncio.sleep(LOOP_PROBE_S)
             metrics.loop_lag.observe(max(0.0, loop.time() - due))
+
+    @app.timer(interval=1.0)
+    async def sweep_expiry() -> None:  # worker/expiry_sweep.py: a slice a tick, when settled
+        recovering = app.rebalancing or getattr(app, "in_recovery", False)
+        if not sweep.done and w.ready.is_set() and not recovering:
+            sweep.step()
 
     @app.timer(interval=10.0)
     async def refresh_gauges() -> None:  # never raises: Redis trouble is logged and counted
