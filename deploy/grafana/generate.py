@@ -1013,6 +1013,41 @@ def pipeline_health() -> Board:
         decimals=0,
     )
     b.panel(
+        "timeseries",
+        "批次耗时 / Batch steps, p90 (finish ≫ begin: waiting on Kafka or Redis, not CPU)",
+        [
+            (
+                "histogram_quantile(0.9, sum by (le, step) "
+                f"(rate(lastmile_batch_seconds_bucket{{{sel_i}}}{RI})))",
+                "{{step}}",
+            ),
+            (
+                "histogram_quantile(0.9, sum by (le) "
+                f"(rate(lastmile_event_loop_lag_seconds_bucket{{{sel_i}}}{RI})))",
+                "event loop lag",
+            ),
+        ],
+        unit="s",
+        decimals=3,
+    )
+    b.panel(
+        "timeseries",
+        "批次与状态 / Messages per batch, parcels in state, RocksDB memory",
+        [
+            (
+                f"sum by (instance) (rate(lastmile_batch_events_sum{{{sel_i}}}{RI})) / "
+                f"sum by (instance) (rate(lastmile_batch_events_count{{{sel_i}}}{RI}))",
+                "{{instance}} messages per batch",
+            ),
+            (f"sum by (instance) (lastmile_state_parcels{{{sel_i}}})", "{{instance}} parcels"),
+            (
+                f"max by (instance) (lastmile_rocksdb_memory_bytes{{{sel_i}}}) / 1048576",
+                "{{instance}} RocksDB MiB",
+            ),
+        ],
+        decimals=0,
+    )
+    b.panel(
         "table",
         "告警 / Firing alerts",
         [('ALERTS{alertstate="firing", alertname=~"Lastmile.*"}', "")],
