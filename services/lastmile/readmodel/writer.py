@@ -118,8 +118,9 @@ class ReadModelWriter:
 
     async def _execute(self, queue: Callable[[Any], None]) -> None:
         """One pipeline, one round trip; run again once the scripts are loaded if Redis
-        did not know one (every write is idempotent, so the commands that did run before
-        the error may run twice)."""
+        did not know one (a restarted Redis). The commands that did run run twice: all are
+        idempotent but the per-carrier data-quality counts, which count that batch twice,
+        as a replayed batch does (contract §7 counts are at-least-once)."""
         for attempt in (1, 2):
             pipe = self.redis.pipeline(transaction=False)
             queue(pipe)
