@@ -13,7 +13,7 @@ from typing import Any
 
 from mode.utils.queues import FlowControlEvent
 
-from lastmile.worker.intake import BatchBuffer, ack, batches
+from lastmile.worker.intake import BatchBuffer, ack, batches, run_intake
 
 
 @dataclass(eq=False)
@@ -118,3 +118,66 @@ async def test_a_batch_waits_while_a_rebalance_has_suspended_the_flow():
     assert not pending.done()
     app.flow_control.resume()
     assert [m.offset for m in await asyncio.wait_for(pending, 1.0)] == [0]
+
+
+async def test_a_batch_stores_after_the_previous_stored_and_is_acked_only_after_it_is_acked():
+    """The second batch stores its state once the first has handed its own over (not once
+    it is durable); the acks follow the batches' order, each once its state is durable."""
+    app, pressure = App(), Pressure()
+    app.flow_control.resume()
+    topic = Topic(BatchBuffer(maxsize=100))
+    first, second = Message(0, generation_id=2), Message(1, generation_id=2)
+    loop = asyncio.get_running_loop()
+    durable = {0: loop.create_future(), 1: loop.create_future()}
+    events: list[str] = []
+
+    async def begin(batch: list[Message]) -> Any:
+        n = batch[0].offset
+
+        async def finish() -> Any:
+            events.append(f"store {n}")
+            return durable[n]
+
+        return finish
+
+    intake = asyncio.ensure_future(
+        run_intake(app, topic, begin, (1, 0.0), lambda exc: events.append(f"fail {exc}"))  # type: ignore[arg-type]
+    )
+    deliver(topic.buffer, [first], pressure)
+    await asyncio.sleep(0.02)
+    deliver(topic.buffer, [second], pressure)
+    await asyncio.sleep(0.02)
+    assert events == ["store 0", "store 1"], "the second stored before the first was durable"
+    durable[1].set_result(None)
+    await asyncio.sleep(0.02)
+    assert first.acked_by == [] and second.acked_by == [], "acked in order, each once durable"
+    durable[0].set_result(None)
+    await asyncio.sleep(0.02)
+    assert first.acked_by == [app.consumer] and second.acked_by == [app.consumer]
+    intake.cancel()
+
+
+async def test_a_batch_whose_state_never_became_durable_stops_everything_after_it():
+    app, pressure = App(), Pressure()
+    app.flow_control.resume()
+    topic = Topic(BatchBuffer(maxsize=100))
+    first, second = Message(0, generation_id=2), Message(1, generation_id=2)
+    loop = asyncio.get_running_loop()
+    durable = {0: loop.create_future(), 1: loop.create_future()}
+    failures: list[BaseException] = []
+
+    async def begin(batch: list[Message]) -> Any:
+        async def finish() -> Any:
+            return durable[batch[0].offset]
+
+        return finish
+
+    intake = asyncio.ensure_future(run_intake(app, topic, begin, (1, 0.0), failures.append))  # type: ignore[arg-type]
+    deliver(topic.buffer, [first, second], pressure)
+    await asyncio.sleep(0.02)
+    durable[0].set_exception(ConnectionError("changelog not acknowledged"))
+    durable[1].set_result(None)
+    await asyncio.sleep(0.02)
+    assert first.acked_by == [] and second.acked_by == [], "nothing after the failure is acked"
+    assert failures and isinstance(failures[0], ConnectionError)
+    intake.cancel()

@@ -56,7 +56,7 @@ from lastmile.worker.expiry_sweep import ExpirySweep
 from lastmile.worker.faults import Faults
 from lastmile.worker.fetch import LastmileApp
 from lastmile.worker.health import REDIS_ERRORS, RedisHealth, until_ok
-from lastmile.worker.intake import Begin, Finish, batch_topic, nothing_left, run_intake
+from lastmile.worker.intake import Begin, Durable, Finish, batch_topic, nothing_left, run_intake
 from lastmile.worker.metrics_sink import PrometheusSink
 from lastmile.worker.outbox import KafkaOutbox
 from lastmile.worker.produce_gauges import refresh_produce
@@ -226,11 +226,12 @@ def create_worker(
         metrics.batch_events.observe(len(batch))
         metrics.batch_seconds.labels("begin").observe(time.perf_counter() - started)
 
-        async def finish() -> None:
+        async def finish() -> Durable:
             started = time.perf_counter()
-            await runner.finish(applying)
+            durable = await runner.finish(applying)
             metrics.last_event_timestamp.set(watermark)
             metrics.batch_seconds.labels("finish").observe(time.perf_counter() - started)
+            return durable
 
         return finish
 
@@ -257,8 +258,8 @@ def create_worker(
             crashing.append(asyncio.ensure_future(app.crash(exc)))
 
     async def handle(begin: Begin, batch: list[Any]) -> None:
-        """One batch, begun and finished (tests; the intake overlaps two)."""
-        await (await begin(batch))()
+        """One batch, begun, finished and durable (tests; the intake overlaps them)."""
+        await (await (await begin(batch))())
 
     parcel_input = batch_topic(
         app, names.scans, names.complaints, partitions=settings.partitions, maxsize=INTAKE_BUFFER
