@@ -18,7 +18,8 @@ import pytest
 from builders import inbound_path
 from lastmile.domain.path import ParcelPath
 from lastmile.io.codec import encode_path
-from lastmile.worker.tables import TableParcels
+from lastmile.pipeline.couriers import CourierEffects, CourierIndex
+from lastmile.worker.tables import TableCouriers, TableParcels
 
 
 class Store(dict[str, bytes]):
@@ -60,25 +61,30 @@ class Producer:
         partition, batch, future = self.sent[i]
         base = self.offsets.get(partition, 0)
         self.offsets[partition] = base + len(batch.records)
-        tp = SimpleNamespace(topic="parcels-changelog", partition=partition)
+        tp = SimpleNamespace(topic="changelog", partition=partition)
         future.set_result(SimpleNamespace(topic_partition=tp, offset=base))
 
 
-def parcels() -> tuple[TableParcels, Store, Producer]:
-    store, producer = Store(), Producer()
+def fake_table(store: Store, producer: Producer) -> Any:
+    """What the writer reads of a Faust table: its app (producer, key serializer), store,
+    changelog topic and key settings."""
     app = SimpleNamespace(
         producer=SimpleNamespace(started=True, _ensure_producer=lambda: producer),
         serializers=SimpleNamespace(dumps_key=lambda t, key, serializer: key.encode()),
     )
-    table = SimpleNamespace(
+    return SimpleNamespace(
         app=app,
         data=store,
-        changelog_topic=SimpleNamespace(get_topic_name=lambda: "parcels-changelog"),
+        changelog_topic=SimpleNamespace(get_topic_name=lambda: "changelog"),
         key_type=str,
         key_serializer="raw",
         get=store.get,
     )
-    return TableParcels(table, "scans.v1", cache_size=2), store, producer
+
+
+def parcels() -> tuple[TableParcels, Store, Producer]:
+    store, producer = Store(), Producer()
+    return TableParcels(fake_table(store, producer), "scans.v1", cache_size=2), store, producer
 
 
 def path(pid: str, n: int = 3) -> ParcelPath:
@@ -147,3 +153,14 @@ async def test_a_deletion_reads_as_gone_at_once_and_a_later_batch_keeps_its_newe
     producer.acknowledge(2)
     await again
     assert store["P1"] == encode_path(new) and table.writing == {}
+
+
+async def test_a_couriers_values_are_read_from_the_cache_until_its_partitions_move():
+    store, reads = Store(), []
+    table = fake_table(store, Producer())
+    table.get = lambda key: reads.append(key) or store.get(key)
+    couriers = TableCouriers(table, "signoffs.v1")
+    couriers.put_many(CourierEffects(0, indexes={"K-1": CourierIndex((10,), 36000.0)}))
+    assert couriers.index("K-1", 0) == (CourierIndex((10,), 36000.0), []) and reads == []
+    couriers.forget()  # a rebalance: read the store again (empty: nothing was acknowledged)
+    assert couriers.index("K-1", 0) == (CourierIndex(), []) and reads == ["K-1"]

@@ -169,13 +169,14 @@ def create_worker(
         budget.attach([parcels_table, couriers_table])
         metrics.rocksdb_memory.set_function(budget.usage)
     parcels = TableParcels(parcels_table, names.scans, settings.state_cache)
+    couriers = TableCouriers(couriers_table, names.signoffs)
     ports = Ports(
         gate=violation_log,
         outbox=KafkaOutbox(partial(faust_producer, app), names, settings.worker_id),
         holds=RedisHolds(redis, keys.holds(settings.app_id), settings.hold_s),
         read_model=writer,
         parcels=parcels,
-        couriers=TableCouriers(couriers_table, names.signoffs),
+        couriers=couriers,
         metrics=PrometheusSink(metrics, time.time),
         clock=lambda: datetime.now(UTC),
         retry=retry,
@@ -309,6 +310,7 @@ def create_worker(
     async def on_revoked(sender: Any, revoked: Any, **kwargs: Any) -> None:
         """Partitions moved away: their state (and its cache) is another worker's now."""
         parcels.forget()
+        couriers.forget()
         for tp in revoked:
             if tp.topic == names.scans:
                 state.drop_partition(tp.partition)

@@ -291,30 +291,51 @@ class TableParcels:
 
 class TableCouriers:
     """Couriers' sign-offs in the ``couriers`` table: hour buckets and an index per courier
-    (pipeline/couriers.py); a courier stored in the first layout is read once and split."""
+    (pipeline/couriers.py); a courier stored in the first layout is read once and split.
+    Decoded values are kept in a bounded cache, as the parcels' are: a courier signs for
+    parcels all day, and each batch reads its index and its latest hours again."""
 
-    def __init__(self, table: Any, source_topic: str) -> None:
+    def __init__(self, table: Any, source_topic: str, cache_size: int = 8192) -> None:
         self.table = table
         self.source_topic = source_topic
         self.writer = ChangelogWriter(table, source_topic)
+        self.cache: TwoGenerationCache[Any] = TwoGenerationCache(cache_size)
 
     def index(self, courier: str, partition: int) -> tuple[CourierIndex, list[SignoffRecord]]:
-        _context.enter(self.source_topic, partition)
-        data = self.table.get(courier)
-        return (CourierIndex(), []) if data is None else decode_courier_value(data)
+        hit: tuple[CourierIndex, list[SignoffRecord]] | None = self.cache.get(courier)
+        if hit is None:
+            _context.enter(self.source_topic, partition)
+            data = self.table.get(courier)
+            hit = (CourierIndex(), []) if data is None else decode_courier_value(data)
+            self.cache.put(courier, hit)
+        return hit
 
     def records(self, key: str, partition: int) -> list[SignoffRecord] | None:
-        _context.enter(self.source_topic, partition)
-        data = self.table.get(key)
-        return None if data is None else decode_signoffs(data)
+        hit: list[SignoffRecord] | None = self.cache.get(key)
+        if hit is None:
+            _context.enter(self.source_topic, partition)
+            data = self.table.get(key)
+            if data is None:
+                return None
+            hit = decode_signoffs(data)
+            self.cache.put(key, hit)
+        return hit
 
     def put_many(self, fx: CourierEffects) -> None:
+        writer, cache = self.writer, self.cache
         for key, recs in fx.states.items():
-            self.writer.set(fx.partition, key, encode_signoffs(recs))
+            writer.set(fx.partition, key, encode_signoffs(recs))
+            cache.put(key, recs)
         for courier, index in fx.indexes.items():
-            self.writer.set(fx.partition, courier, encode_courier_index(index))
+            writer.set(fx.partition, courier, encode_courier_index(index))
+            cache.put(courier, (index, []))
         for key in fx.deleted:
-            self.writer.delete(fx.partition, key)
+            writer.delete(fx.partition, key)
+            cache.drop(key)
+
+    def forget(self) -> None:
+        """Partitions moved: their couriers are another worker's now."""
+        self.cache.clear()
 
     async def flush(self) -> None:
         await self.writer.flush()
