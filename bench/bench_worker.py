@@ -554,6 +554,11 @@ def main() -> int:
     ap.add_argument("--latency-rate", type=float, help="msgs/s of phase (c) (default: half of (b))")
     ap.add_argument("--probe-every", type=int, default=20, help="one probe per N messages")
     ap.add_argument("--profile", metavar="FILE", help="run the worker under cProfile")
+    ap.add_argument(
+        "--latency-trace",
+        metavar="FILE",
+        help="write phase (c)'s not-held probes as JSON [seconds since the first, latency ms]",
+    )
     ap.add_argument("--worker-loglevel", default="warning")
     ap.add_argument("--keep", action="store_true", help="keep the run's topics and data dir")
     ap.add_argument(
@@ -827,6 +832,12 @@ def main() -> int:
             if p in arrivals
         ]
         thirds = [ordered[i * len(ordered) // 3 : (i + 1) * len(ordered) // 3] for i in range(3)]
+        if args.latency_trace and sent_at:
+            t0 = min(sent_at.values())
+            trace = sorted(
+                (t - t0, (arrivals[p] - t) * 1000) for p, t in sent_at.items() if p in arrivals
+            )
+            Path(args.latency_trace).write_bytes(orjson.dumps(trace))
         print(
             "  p50 by third of the run (a rising latency means the rate is not sustained): "
             + ", ".join(f"{quantile(t, 0.5):.0f} ms" for t in thirds if t)
