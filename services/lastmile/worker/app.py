@@ -290,11 +290,9 @@ def create_worker(
 
     @app.page("/metrics")
     async def metrics_page(web: Any, request: Any) -> Any:
-        """Gauges as of this scrape; the page is rendered in a thread, so a scrape does not
-        hold up the batches (~2,000 samples: tens of ms of the event loop otherwise)."""
+        """Gauges as of this scrape (one refresh for overlapping scrapes and the timer)."""
         await refresh()
-        body = await asyncio.to_thread(generate_latest, metrics.registry)
-        return web.bytes(body, content_type=METRICS_CONTENT_TYPE)
+        return web.bytes(generate_latest(metrics.registry), content_type=METRICS_CONTENT_TYPE)
 
     watchdog = build_watchdog(w, [names.scans, names.complaints])  # worker/watchdog.py
 

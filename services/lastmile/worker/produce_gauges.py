@@ -8,10 +8,8 @@ reported live and every worker reports the same county figures.
 
 from __future__ import annotations
 
-import asyncio
 from contextlib import suppress
 from datetime import datetime, timedelta
-from typing import Any
 
 from lastmile.domain.data_quality import INVALID, silent_points
 from lastmile.domain.network import Network
@@ -44,19 +42,6 @@ def days_back(now: float, days: float) -> list[str]:
     return [(start + timedelta(days=i)).isoformat() for i in range((end - start).days + 1)]
 
 
-def _figures(
-    parcels: list[Any],
-    points: dict[str, float],
-    network: Network,
-    config: RuleConfig,
-    first: float,
-    now: float,
-) -> tuple[dict[str, Any], list[dict[str, Any]]]:
-    return outbound_figures(parcels, config, now), silent_points(
-        points, network, first, now, config
-    )
-
-
 async def refresh_produce(
     m: ProduceMetrics,
     reader: ProduceReader,
@@ -75,11 +60,8 @@ async def refresh_produce(
         health.failed("refresh_produce", exc)
         return
     health.ok()
-    # pure and county-wide (a month of outbound parcels): computed in a thread, so the
-    # event loop keeps running the batches meanwhile (the GIL changes hands every 5 ms)
-    fig, silent = await asyncio.to_thread(
-        _figures, parcels, points, network, config, clock.first, now
-    )
+    fig = outbound_figures(parcels, config, now)
+    silent = silent_points(points, network, clock.first, now, config)
     for town in network.towns:
         g = fig["by_town"].get(town)
         m.outbound_parcels.labels(town).set(g["collected"] if g else 0)
