@@ -557,7 +557,7 @@ def main() -> int:
     ap.add_argument(
         "--latency-trace",
         metavar="FILE",
-        help="write phase (c)'s not-held probes as JSON [seconds since the first, latency ms]",
+        help="write phase (c)'s not-held probes as JSON [scheduled send time (Unix s), latency ms]",
     )
     ap.add_argument("--worker-loglevel", default="warning")
     ap.add_argument("--keep", action="store_true", help="keep the run's topics and data dir")
@@ -572,6 +572,8 @@ def main() -> int:
     unknown = skip - {"raw", "noop", "two", "pipeline"}
     if unknown:
         ap.error(f"--skip: unknown phase(s) {', '.join(sorted(unknown))}")
+    if args.probe_every < 2:
+        ap.error("--probe-every: at least 2 (a probe between load messages)")
 
     bootstrap, redis_url = local_endpoints()
     run = f"bw{uuid.uuid4().hex[:8]}"
@@ -707,12 +709,16 @@ def main() -> int:
         # (c) latency at half the sustainable rate
         rate = args.latency_rate or worker_rate / 2
         n_msgs = int(rate * args.latency_seconds)
-        n_probes = max(1, n_msgs // args.probe_every)
         start = date(2024, 6, 3) + timedelta(days=args.days)  # the day after the input
         next_day = simulated(1, args.parcels_per_day, args.seed + 1, start)
         sim_next = next_day / "scans.jsonl"
         load_lines = [x for x in sim_next.read_bytes().splitlines() if x.strip()]
-        load = [(key_of(x), x) for x in load_lines[: max(0, n_msgs - n_probes)]]
+        # one probe every ``probe_every`` messages, all of them between load messages: when
+        # the simulated day is shorter than the run, fewer probes (a tail of probes alone,
+        # each a violation, would measure a burst of findings rather than the load)
+        n_load = min(len(load_lines), n_msgs - n_msgs // args.probe_every)
+        n_probes = max(1, n_load // (args.probe_every - 1))
+        load = [(key_of(x), x) for x in load_lines[:n_load]]
         network = load_network(NETWORK)
         # Probes live in the load's own day of event time: dated "now" (as before), they
         # moved the watermark two years on, and every parcel of the load expired at once.
@@ -833,9 +839,8 @@ def main() -> int:
         ]
         thirds = [ordered[i * len(ordered) // 3 : (i + 1) * len(ordered) // 3] for i in range(3)]
         if args.latency_trace and sent_at:
-            t0 = min(sent_at.values())
             trace = sorted(
-                (t - t0, (arrivals[p] - t) * 1000) for p, t in sent_at.items() if p in arrivals
+                (t, (arrivals[p] - t) * 1000) for p, t in sent_at.items() if p in arrivals
             )
             Path(args.latency_trace).write_bytes(orjson.dumps(trace))
         print(
