@@ -12,6 +12,7 @@ repeat has nothing left to cause.
 from __future__ import annotations
 
 from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Set as AbstractSet
 from dataclasses import dataclass
 from operator import attrgetter
 
@@ -33,6 +34,7 @@ from lastmile.pipeline.records import Candidate, HoldKey, SignoffRecord
 from lastmile.pipeline.runstate import OpenHop, RunState
 
 _type = attrgetter("type")
+_new = tuple.__new__  # a NamedTuple's own __new__ costs a Python call per record
 
 
 @dataclass(frozen=True, slots=True)
@@ -62,25 +64,35 @@ def step_parcels(
         by_parcel.setdefault(item.event.parcel_id, []).append(item)
     retention_s = config.retention_days * 86400
     newest = state.watermark
+    states = fx.states
+    timelines = fx.read_model.paths
+    touch = state.expiry.touch
     for parcel_id, items in by_parcel.items():
         last = items[-1]
-        batch = [i.event for i in items]
+        if len(items) == 1:  # most parcels of a batch: one event
+            batch = [last.event]
+            newest_ts = last.event.ts
+        else:
+            batch = [i.event for i in items]
+            newest_ts = max(e.ts for e in batch)
         before = stored(parcel_id, last.partition)
-        if before is not None and before.last_ts < max(e.ts for e in batch) - retention_s:
+        if before is not None and before.last_ts < newest_ts - retention_s:
             before = None  # expired: a waybill number used again
         path, new_scans, new_complaints = fold(before or ParcelPath(parcel_id), batch)
         fx.duplicates += len(batch) - len(new_scans) - len(new_complaints)
         # resent even when repeated: couriers dedup
-        delivered_seen = {
-            e.event_id for e in batch if isinstance(e, ScanEvent) and e.type == "delivered"
-        }
+        delivered_seen = _delivered_ids(batch)
         if not new_scans and not new_complaints and not delivered_seen:
             continue  # only repeats: nothing can have changed
         a = analyse_parcel(path, network, config)
         if new_scans or new_complaints:
-            fx.states.setdefault(last.partition, {})[parcel_id] = path
-            fx.read_model.paths[parcel_id] = path
-            state.expiry.touch(last.partition, parcel_id, path.last_ts)
+            partition = last.partition
+            stored_paths = states.get(partition)
+            if stored_paths is None:
+                stored_paths = states[partition] = {}
+            stored_paths[parcel_id] = path
+            timelines[parcel_id] = path
+            touch(partition, parcel_id, path.last_ts)
         _findings(fx, a, last)
         _signoffs(fx, a, before, delivered_seen, network)
         _facts(fx, a, before, new_scans, new_complaints, network, config)
@@ -91,6 +103,17 @@ def step_parcels(
     if newest > state.watermark:
         state.watermark = newest
     return fx
+
+
+_NONE: frozenset[str] = frozenset()
+
+
+def _delivered_ids(batch: list[Event]) -> AbstractSet[str]:
+    """Event ids of the batch's delivered scans (new or repeated)."""
+    if len(batch) == 1:
+        e = batch[0]
+        return {e.event_id} if type(e) is ScanEvent and e.type == "delivered" else _NONE
+    return {e.event_id for e in batch if isinstance(e, ScanEvent) and e.type == "delivered"}
 
 
 def folded_first(fx: Effects, stored: Lookup) -> Lookup:
@@ -132,7 +155,7 @@ def _signoffs(
     fx: Effects,
     a: ParcelAnalysis,
     before: ParcelPath | None,
-    delivered_seen: set[str],
+    delivered_seen: AbstractSet[str],
     network: Network,
 ) -> None:
     """Sign-offs the courier side must see: new ones, or all once a parcel turns inbound."""
@@ -240,19 +263,22 @@ def _open_hop(state: RunState, a: ParcelAnalysis, partition: int, network: Netwo
     if "delivered" in types or "returned" in types:
         state.open_hops.pop(pid, None)
         return
-    last = next((s for s in reversed(scans) if s.node_id), None)
-    if last is None:
+    i = len(scans) - 1
+    while i >= 0 and not scans[i].node_id:
+        i -= 1
+    if i < 0:
         return
-    since = last.ts
+    node = scans[i].node_id
+    since = scans[i].ts
     for s in reversed(scans):
-        if s.node_id == last.node_id:
+        if s.node_id == node:
             since = s.ts
         elif s.node_id is not None:
             break
-    town = a.dest.village.town if a.dest.village else "unknown"
-    state.open_hops[pid] = OpenHop(
-        network.tiers.get(last.node_id, "unknown"), town, since, partition
-    )
+    village = a.dest.village
+    town = village.town if village else "unknown"
+    tier = network.tiers.get(node, "unknown")
+    state.open_hops[pid] = _new(OpenHop, (tier, town, since, partition))
 
 
 def _newest(into: dict[tuple[str, str], float], key: tuple[str, str], ts: float) -> None:
