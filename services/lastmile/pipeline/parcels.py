@@ -13,8 +13,8 @@ from __future__ import annotations
 
 from collections.abc import Callable, Iterable, Sequence
 from collections.abc import Set as AbstractSet
-from dataclasses import dataclass
 from operator import attrgetter
+from typing import NamedTuple
 
 from lastmile.domain.engine import ParcelAnalysis, analyse_parcel
 from lastmile.domain.events import ComplaintEvent, Event, ScanEvent
@@ -37,9 +37,9 @@ _type = attrgetter("type")
 _new = tuple.__new__  # a NamedTuple's own __new__ costs a Python call per record
 
 
-@dataclass(frozen=True, slots=True)
-class Located:
-    """A decoded event with the input partition it came from."""
+class Located(NamedTuple):
+    """A decoded event with the input partition it came from (one per input message: a
+    tuple, the cheapest record to build)."""
 
     event: Event
     topic: str
@@ -184,7 +184,8 @@ def _facts(
     town = village.town if village else "unknown"
     path = a.path
     first = path.scans[0] if path.scans else None
-    if first is not None and (before is None or not before.scans or before.scans[0] != first):
+    was = before.scans[0] if before is not None and before.scans else None
+    if first is not None and first is not was and first != was:
         rm.parcels_seen.append(ParcelSeen(path.parcel_id, first.ts, town, first.carrier))
     if new_scans:
         _scans_seen(fx, new_scans, village, network)

@@ -26,6 +26,7 @@ from operator import attrgetter, itemgetter
 from lastmile.contract.decode import carrier_of_invalid
 from lastmile.domain.data_quality import HOUR_S, INVALID, Count, hour_of
 from lastmile.domain.events import ScanEvent
+from lastmile.domain.facts import OUTBOUND, destination_of
 from lastmile.domain.network import Network
 from lastmile.domain.outbound import OutboundParcel, outbound_parcel
 from lastmile.domain.rules import RuleConfig
@@ -95,7 +96,10 @@ def step_produce(
         key = (clock_hour, e.carrier) if ahead else (int(ts // HOUR_S), e.carrier)
         path = paths.get(e.parcel_id)
         scans = path.scans if path is not None else ()
-        i = bisect_left(scans, (ts, e.event_id), key=_time_id)
+        if scans and scans[-1] is e:  # most new scans are their path's newest
+            i = len(scans) - 1
+        else:
+            i = bisect_left(scans, (ts, e.event_id), key=_time_id)
         if i < len(scans) and scans[i] is e:  # new iff this very object was folded in
             new[key] += 1
             if ahead:
@@ -127,7 +131,11 @@ def step_produce(
         for (hour, carrier), n in found.items():
             counts[(hour, carrier, name)] += n
     for parcel_id, path in paths.items():
-        if "collected" in map(_type, path.scans):  # only then can it be outbound produce
+        # only then can it be outbound produce (the step's analysis cached the destination)
+        if (
+            destination_of(path, network).direction == OUTBOUND
+            and "collected" in map(_type, path.scans)
+        ):
             facts = outbound_parcel(path, network)
             if facts is not None:
                 w.outbound[parcel_id] = facts
