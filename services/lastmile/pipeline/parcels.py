@@ -13,6 +13,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Iterable, Sequence
 from collections.abc import Set as AbstractSet
+from itertools import repeat
 from operator import attrgetter
 from typing import NamedTuple
 
@@ -34,6 +35,9 @@ from lastmile.pipeline.records import Candidate, HoldKey, SignoffRecord
 from lastmile.pipeline.runstate import OpenHop, RunState
 
 _type = attrgetter("type")
+_node = attrgetter("node_id")
+_carrier = attrgetter("carrier")
+_ts = attrgetter("ts")
 _new = tuple.__new__  # a NamedTuple's own __new__ costs a Python call per record
 
 
@@ -63,10 +67,11 @@ def step_parcels(
     for item in events:
         by_parcel.setdefault(item.event.parcel_id, []).append(item)
     retention_s = config.retention_days * 86400
-    newest = state.watermark
     states = fx.states
     timelines = fx.read_model.paths
     touch = state.expiry.touch
+    fresh: list[ScanEvent] = []  # the batch's new scans, parcel by parcel
+    duplicates = 0
     for parcel_id, items in by_parcel.items():
         last = items[-1]
         if len(items) == 1:  # most parcels of a batch: one event
@@ -79,7 +84,7 @@ def step_parcels(
         if before is not None and before.last_ts < newest_ts - retention_s:
             before = None  # expired: a waybill number used again
         path, new_scans, new_complaints = fold(before or ParcelPath(parcel_id), batch)
-        fx.duplicates += len(batch) - len(new_scans) - len(new_complaints)
+        duplicates += len(batch) - len(new_scans) - len(new_complaints)
         # resent even when repeated: couriers dedup
         delivered_seen = _delivered_ids(batch)
         if not new_scans and not new_complaints and not delivered_seen:
@@ -93,13 +98,19 @@ def step_parcels(
             stored_paths[parcel_id] = path
             timelines[parcel_id] = path
             touch(partition, parcel_id, path.last_ts)
-        _findings(fx, a, last)
-        _signoffs(fx, a, before, delivered_seen, network)
+        if a.findings:
+            _findings(fx, a, last)
+        if a.signoffs:
+            _signoffs(fx, a, before, delivered_seen, network)
         _facts(fx, a, before, new_scans, new_complaints, network, config)
         _open_hop(state, a, last.partition, network)
-        for s in new_scans:
-            if newest < s.ts <= state.ceiling:
-                newest = s.ts
+        fresh += new_scans
+    fx.duplicates += duplicates
+    _scans_seen(fx, fresh, network)
+    newest, ceiling = state.watermark, state.ceiling
+    for ts in map(_ts, fresh):
+        if newest < ts <= ceiling:
+            newest = ts
     if newest > state.watermark:
         state.watermark = newest
     return fx
@@ -138,8 +149,6 @@ def expire(state: RunState, partitions: Iterable[int], config: RuleConfig, fx: E
 
 
 def _findings(fx: Effects, a: ParcelAnalysis, where: Located) -> None:
-    if not a.findings:
-        return
     source = f"{where.topic}:{where.partition}"
     held: list[str] = []
     for f in a.findings:
@@ -187,37 +196,48 @@ def _facts(
     was = before.scans[0] if before is not None and before.scans else None
     if first is not None and first is not was and first != was:
         rm.parcels_seen.append(ParcelSeen(path.parcel_id, first.ts, town, first.carrier))
-    if new_scans:
-        _scans_seen(fx, new_scans, village, network)
-    cc = a.contract_carrier or "unknown"
-    for c in new_complaints:
-        rm.complaints.append(ComplaintFiled(c.complaint_id, c.ts, town, cc, c.category))
-        fx.metrics.complaints[(c.category, town)] += 1
-    if a.inbound and village is not None and "delivered" in map(_type, new_scans):
-        # a first sign-off is a new one: without a new sign-off nothing changes here
-        _first_delivery(fx, a, before, village, network, config)
-    if new_scans:
-        _finished_hops(fx, path, before, network)
+    if new_complaints:
+        cc = a.contract_carrier or "unknown"
+        for c in new_complaints:
+            rm.complaints.append(ComplaintFiled(c.complaint_id, c.ts, town, cc, c.category))
+            fx.metrics.complaints[(c.category, town)] += 1
+    if not new_scans:
+        return
+    if "delivered" in map(_type, new_scans):
+        _reached(fx, new_scans, village, network)
+        if a.inbound and village is not None:
+            # a first sign-off is a new one: without a new sign-off nothing changes here
+            _first_delivery(fx, a, before, village, network, config)
+    _finished_hops(fx, path, before, network)
 
 
-def _scans_seen(
+def _scans_seen(fx: Effects, fresh: list[ScanEvent], network: Network) -> None:
+    """A batch's new scans: counted by type, carrier and tier; the brands at town centres."""
+    if not fresh:
+        return
+    m = fx.metrics
+    nodes = list(map(_node, fresh))
+    tiers = map(network.tiers.get, nodes, repeat("unknown"))
+    m.scans.update(zip(map(_type, fresh), map(_carrier, fresh), tiers, strict=True))
+    m.event_times.extend(map(_ts, fresh))
+    brands = fx.read_model.brands
+    for s, centre_town in zip(fresh, map(network.centre_towns.get, nodes), strict=True):
+        if centre_town is not None:
+            _newest(brands, (centre_town, s.carrier), s.ts)
+
+
+def _reached(
     fx: Effects, new_scans: list[ScanEvent], village: Village | None, network: Network
 ) -> None:
-    """Scans by type, carrier and tier; brands at town centres; villages a sign-off reached."""
-    rm, m = fx.read_model, fx.metrics
-    tiers, centre_towns = network.tiers, network.centre_towns
+    """Villages a new sign-off reached (at a village point, or at the parcel's village)."""
+    reached = fx.read_model.reached
     for s in new_scans:
-        m.scans[(s.type, s.carrier, tiers.get(s.node_id, "unknown"))] += 1
-        m.event_times.append(s.ts)
-        centre_town = centre_towns.get(s.node_id)
-        if centre_town is not None:
-            _newest(rm.brands, (centre_town, s.carrier), s.ts)
         if s.type == "delivered":
             node = network.node(s.node_id)
             if node is not None and node.tier == "village" and node.village:
-                _newest(rm.reached, (network.villages[node.village].town, node.village), s.ts)
+                _newest(reached, (network.villages[node.village].town, node.village), s.ts)
             elif s.node_id is None and village is not None:
-                _newest(rm.reached, (village.town, village.code), s.ts)
+                _newest(reached, (village.town, village.code), s.ts)
 
 
 def _first_delivery(
