@@ -38,6 +38,7 @@ _type = attrgetter("type")
 _node = attrgetter("node_id")
 _carrier = attrgetter("carrier")
 _ts = attrgetter("ts")
+_ENDS = frozenset({"delivered", "returned"})  # a parcel that has either waits nowhere
 _new = tuple.__new__  # a NamedTuple's own __new__ costs a Python call per record
 
 
@@ -280,8 +281,7 @@ def _open_hop(state: RunState, a: ParcelAnalysis, partition: int, network: Netwo
     if not a.inbound or not scans:
         state.open_hops.pop(pid, None)
         return
-    types = set(map(_type, scans))
-    if "delivered" in types or "returned" in types:
+    if not _ENDS.isdisjoint(map(_type, scans)):
         state.open_hops.pop(pid, None)
         return
     i = len(scans) - 1

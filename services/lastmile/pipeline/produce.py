@@ -80,11 +80,12 @@ def step_produce(
     clock_hour = hour_of(data_ts if data_ts > 0 else processing_ts)
     tiers = network.tiers
     paths = fx.read_model.paths
-    repeated: Counter[tuple[int, str]] = Counter()  # (hour, carrier): repeats
-    new: Counter[tuple[int, str]] = Counter()  # (hour, carrier): new scans
-    delivered: Counter[tuple[int, str]] = Counter()
-    unlocated: Counter[tuple[int, str]] = Counter()
-    skewed: Counter[tuple[int, str]] = Counter()
+    # (hour, carrier) of each scan, by what it was: counted at the end (in C)
+    repeated: list[tuple[int, str]] = []
+    new: list[tuple[int, str]] = []
+    delivered: list[tuple[int, str]] = []
+    unlocated: list[tuple[int, str]] = []
+    skewed: list[tuple[int, str]] = []
     first, newest = w.first_ts, w.newest_ts
     point_last = w.point_last
     for item in events:
@@ -101,15 +102,15 @@ def step_produce(
         else:
             i = bisect_left(scans, (ts, e.event_id), key=_time_id)
         if i < len(scans) and scans[i] is e:  # new iff this very object was folded in
-            new[key] += 1
+            new.append(key)
             if ahead:
-                skewed[key] += 1
+                skewed.append(key)
             if e.type == "delivered":
-                delivered[key] += 1
+                delivered.append(key)
                 if e.lat is None:
-                    unlocated[key] += 1
+                    unlocated.append(key)
         else:
-            repeated[key] += 1
+            repeated.append(key)
         if ahead:
             continue  # a clock running ahead: no data clock, no point activity
         if ts < first:
@@ -128,7 +129,7 @@ def step_produce(
         ("clock_skewed", skewed),
         ("repeated", repeated),
     ):
-        for (hour, carrier), n in found.items():
+        for (hour, carrier), n in Counter(found).items():
             counts[(hour, carrier, name)] += n
     for parcel_id, path in paths.items():
         # only then can it be outbound produce (the step's analysis cached the destination)
