@@ -133,9 +133,8 @@ def step_produce(
             counts[(hour, carrier, name)] += n
     for parcel_id, path in paths.items():
         # only then can it be outbound produce (the step's analysis cached the destination)
-        if (
-            destination_of(path, network).direction == OUTBOUND
-            and "collected" in map(_type, path.scans)
+        if destination_of(path, network).direction == OUTBOUND and "collected" in map(
+            _type, path.scans
         ):
             facts = outbound_parcel(path, network)
             if facts is not None:
