@@ -23,7 +23,7 @@ prefix and data dir of a run is named after a fresh run id, so runs never see ea
          polled until it reaches the number of messages: events/s (first → last); its RSS
          when ready and when done gives the memory per 100,000 parcels of state;
   (b2)   two workers of a fresh app id (own group, own changelogs) drain the same topics;
-  (p)    the pipeline alone on one core (bench_pipeline.py) on the same simulated input;
+  (p)    the pipeline alone on one core (bench_pipeline.py, best of 3) on the same simulated input;
   (c)    latency: with the worker caught up, an open-loop producer sends the next simulated
          day's scans at half the rate of (b), with a probe every ``--probe-every`` messages
          on an inbound parcel whose earlier scans were sent (and processed) before: half of
@@ -336,8 +336,8 @@ def pipeline_alone(args: argparse.Namespace) -> str:
         [
             sys.executable,
             str(Path(__file__).with_name("bench_pipeline.py")),
-            "--runs",
-            "1",
+            "--runs",  # best of 3, as the bench run alone: one run on a shared machine is noise
+            "3",
             "--days",
             str(args.days),
             "--parcels-per-day",
