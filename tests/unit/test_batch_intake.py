@@ -120,15 +120,21 @@ async def test_a_batch_waits_while_a_rebalance_has_suspended_the_flow():
     assert [m.offset for m in await asyncio.wait_for(pending, 1.0)] == [0]
 
 
+def two_batches() -> tuple[Any, Pressure, Any, tuple[Message, Message], dict[int, Any]]:
+    """An app whose flow runs, a topic, two one-message batches and a future per batch
+    that the test resolves when the batch's state is to become durable."""
+    app = App()
+    app.flow_control.resume()
+    loop = asyncio.get_running_loop()
+    durable = {0: loop.create_future(), 1: loop.create_future()}
+    messages = (Message(0, generation_id=2), Message(1, generation_id=2))
+    return app, Pressure(), Topic(BatchBuffer(maxsize=100)), messages, durable
+
+
 async def test_a_batch_stores_after_the_previous_stored_and_is_acked_only_after_it_is_acked():
     """The second batch stores its state once the first has handed its own over (not once
     it is durable); the acks follow the batches' order, each once its state is durable."""
-    app, pressure = App(), Pressure()
-    app.flow_control.resume()
-    topic = Topic(BatchBuffer(maxsize=100))
-    first, second = Message(0, generation_id=2), Message(1, generation_id=2)
-    loop = asyncio.get_running_loop()
-    durable = {0: loop.create_future(), 1: loop.create_future()}
+    app, pressure, topic, (first, second), durable = two_batches()
     events: list[str] = []
 
     async def begin(batch: list[Message]) -> Any:
@@ -158,12 +164,7 @@ async def test_a_batch_stores_after_the_previous_stored_and_is_acked_only_after_
 
 
 async def test_a_batch_whose_state_never_became_durable_stops_everything_after_it():
-    app, pressure = App(), Pressure()
-    app.flow_control.resume()
-    topic = Topic(BatchBuffer(maxsize=100))
-    first, second = Message(0, generation_id=2), Message(1, generation_id=2)
-    loop = asyncio.get_running_loop()
-    durable = {0: loop.create_future(), 1: loop.create_future()}
+    app, pressure, topic, (first, second), durable = two_batches()
     failures: list[BaseException] = []
 
     async def begin(batch: list[Message]) -> Any:

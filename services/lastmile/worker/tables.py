@@ -213,6 +213,20 @@ def _write_rocksdb(store: Any, partition: int, records: list[Record], offset: in
     store._db_for_partition(partition).write(batch)
 
 
+def _read_through(reader: Any, key: str, partition: int, decode: Callable[[bytes], V]) -> V | None:
+    """A decoded value from ``reader.cache``, else from its table's store (under the key's
+    partition: RocksDB reads only that partition's column), decoded and cached."""
+    value: V | None = reader.cache.get(key)
+    if value is None:
+        _context.enter(reader.source_topic, partition)
+        data = reader.table.get(key)
+        if data is None:
+            return None
+        value = decode(data)
+        reader.cache.put(key, value)
+    return value
+
+
 _GONE = object()  # not in ``writing``
 
 
@@ -242,15 +256,7 @@ class TableParcels:
             written = self.writing.get(parcel_id, _GONE)
             if written is not _GONE:
                 return written  # type: ignore[return-value]
-        path = self.cache.get(parcel_id)
-        if path is None:
-            _context.enter(self.source_topic, partition)  # RocksDB reads the partition's column
-            data = self.table.get(parcel_id)
-            if data is None:
-                return None
-            path = decode_path(data)
-            self.cache.put(parcel_id, path)
-        return path
+        return _read_through(self, parcel_id, partition, decode_path)
 
     def stage(self, paths: Mapping[str, ParcelPath]) -> None:
         self.staged.update(paths)
@@ -311,15 +317,7 @@ class TableCouriers:
         return hit
 
     def records(self, key: str, partition: int) -> list[SignoffRecord] | None:
-        hit: list[SignoffRecord] | None = self.cache.get(key)
-        if hit is None:
-            _context.enter(self.source_topic, partition)
-            data = self.table.get(key)
-            if data is None:
-                return None
-            hit = decode_signoffs(data)
-            self.cache.put(key, hit)
-        return hit
+        return _read_through(self, key, partition, decode_signoffs)
 
     def put_many(self, fx: CourierEffects) -> None:
         writer, cache = self.writer, self.cache
