@@ -131,14 +131,15 @@ def two_batches() -> tuple[Any, Pressure, Any, tuple[Message, Message], dict[int
     return app, Pressure(), Topic(BatchBuffer(maxsize=100)), messages, durable
 
 
-async def test_a_batch_stores_after_the_previous_stored_and_is_acked_only_after_it_is_acked():
-    """The second batch stores its state once the first has handed its own over (not once
-    it is durable); the acks follow the batches' order, each once its state is durable."""
+async def test_a_batch_stores_only_once_the_previous_one_is_durable_and_acks_follow_in_order():
+    """The second batch is begun while the first finishes, but stores its state only once
+    the first one's is durable (ADR 0005); each is acked once its own state is durable."""
     app, pressure, topic, (first, second), durable = two_batches()
     events: list[str] = []
 
     async def begin(batch: list[Message]) -> Any:
         n = batch[0].offset
+        events.append(f"begin {n}")
 
         async def finish() -> Any:
             events.append(f"store {n}")
@@ -153,13 +154,14 @@ async def test_a_batch_stores_after_the_previous_stored_and_is_acked_only_after_
     await asyncio.sleep(0.02)
     deliver(topic.buffer, [second], pressure)
     await asyncio.sleep(0.02)
-    assert events == ["store 0", "store 1"], "the second stored before the first was durable"
-    durable[1].set_result(None)
-    await asyncio.sleep(0.02)
-    assert first.acked_by == [] and second.acked_by == [], "acked in order, each once durable"
+    assert events == ["begin 0", "store 0", "begin 1"], "stored before the first was durable"
+    assert first.acked_by == [] and second.acked_by == []
     durable[0].set_result(None)
     await asyncio.sleep(0.02)
-    assert first.acked_by == [app.consumer] and second.acked_by == [app.consumer]
+    assert events[-1] == "store 1" and first.acked_by == [app.consumer] and second.acked_by == []
+    durable[1].set_result(None)
+    await asyncio.sleep(0.02)
+    assert second.acked_by == [app.consumer]
     intake.cancel()
 
 

@@ -16,10 +16,9 @@ Because the stored path is written last, an event found in it has had every effe
 durable, and a replayed batch has nothing left to repeat. A held violation is published,
 acknowledged, and only then is its hold removed (``release_due``). ``apply`` is
 ``begin``, ``finish`` and the wait until durable; the worker begins a batch while the
-previous one finishes, and a batch may store its paths once the previous one has handed
-its own over, not only once they are durable (the changelog keeps their order; the input
-is acked in order, each batch once durable: ADR 0005), which hides the waits of steps 5
-and 6 behind the next batch's work.
+previous one finishes (at most two under way; a batch stores its paths only once the one
+before it is durable, and is acked once its own are: ADR 0005), which hides the wait of
+step 5 behind the next batch's work.
 """
 
 from __future__ import annotations

@@ -28,9 +28,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 from asyncio import Future
-from collections import deque
 from collections.abc import AsyncIterator, Awaitable, Callable
-from dataclasses import dataclass
 from typing import Any
 
 import faust
@@ -173,20 +171,12 @@ Durable = Awaitable[None]  # resolves once a batch's stored state is durable
 Finish = Callable[[], Awaitable[Durable]]  # a batch's second half: wait, store
 Begin = Callable[[list[Any]], Awaitable[Finish]]  # its first half: decode, fold, hand over
 
-MAX_NOT_DURABLE = 3  # batches stored whose changelog the broker has not acknowledged yet
-
 
 async def nothing_left() -> Durable:
     """The ``Finish`` of a batch whose ``Begin`` did everything."""
     done: Future[None] = asyncio.get_running_loop().create_future()
     done.set_result(None)
     return done
-
-
-@dataclass
-class _UnderWay:
-    stored: Future[None]  # its state is handed over: the next batch may store its own
-    done: Future[None]  # durable and acked
 
 
 async def run_intake(
@@ -198,67 +188,40 @@ async def run_intake(
 ) -> None:
     """Begin each batch while the previous one finishes; ack each once it is durable.
 
-    At most two batches are begun and not yet stored, and they store in order, so the
-    wait for the broker's and Redis's acknowledgements of one batch overlaps the next
-    batch's decoding and folding (ADR 0005). A batch stores its state once the previous
-    one has handed its own over, without waiting for it to be durable: the changelog
-    keeps their order, and the local store follows the changelog's acknowledgements
-    (worker/tables.py). Batches are acked in order, each once it is durable, and at most
-    ``MAX_NOT_DURABLE`` wait for that. The first error goes to ``fail`` (which stops the
-    worker) and ends the intake: nothing after it is acked. A stop lets what has begun
-    finish (bounded to 30 s), so a batch is either durable and acked or not acked and
-    read again.
+    At most two batches are under way, finished (stored, durable and acked) in order, so
+    the wait for the broker's and Redis's acknowledgements of one batch overlaps the next
+    batch's decoding and folding (ADR 0005). A batch stores its state only once the batch
+    before it is durable. The first error goes to ``fail`` (which stops the worker) and
+    ends the intake: nothing after it is acked. A stop lets what has begun finish (bounded
+    to 30 s), so a batch is either durable and acked or not acked and read again.
     """
 
     async def finish_in_order(
-        before: _UnderWay | None, finish: Finish, batch: list[Any], stored: Future[None]
+        before: Future[None] | None, finish: Finish, batch: list[Any]
     ) -> None:
-        try:
-            if before is not None:
-                await before.stored  # its failure is this batch's too: neither is acked
-            durable = await finish()
-        except asyncio.CancelledError:
-            stored.cancel()
-            raise
-        except BaseException as exc:
-            stored.set_exception(exc)
-            raise
-        stored.set_result(None)
-        await durable
         if before is not None:
-            await before.done
+            await before  # its failure is this batch's too: neither is acked
+        await (await finish())  # stored, then durable
         ack(app, batch)
 
     def failed(done: Future[None]) -> None:
         if not done.cancelled() and (exc := done.exception()) is not None:
             fail(exc)
 
-    def retrieved(fut: Future[None]) -> None:  # a failure is reported once, by ``failed``
-        if not fut.cancelled():
-            fut.exception()
-
     max_n, within = batching
-    under_way: deque[_UnderWay] = deque()
-    loop = asyncio.get_running_loop()
+    under_way: Future[None] | None = None
     try:
         async for batch in batches(app, topic, max_n, within):
             finish = await asyncio.shield(asyncio.ensure_future(begin(batch)))
-            before = under_way[-1] if under_way else None
-            stored: Future[None] = loop.create_future()
-            stored.add_done_callback(retrieved)
-            done = asyncio.ensure_future(finish_in_order(before, finish, batch, stored))
-            done.add_done_callback(failed)
-            under_way.append(_UnderWay(stored, done))
-            while under_way[0].done.done():
-                under_way.popleft()
+            before = under_way
+            under_way = asyncio.ensure_future(finish_in_order(before, finish, batch))
+            under_way.add_done_callback(failed)
             if before is not None:
-                await asyncio.shield(before.stored)  # at most two begun and not stored
-            if len(under_way) > MAX_NOT_DURABLE:
-                await asyncio.shield(under_way[0].done)
+                await asyncio.shield(before)  # at most two batches under way
     except asyncio.CancelledError:
-        if under_way and not under_way[-1].done.done():
+        if under_way is not None and not under_way.done():
             with contextlib.suppress(BaseException):
-                await asyncio.wait_for(asyncio.shield(under_way[-1].done), timeout=30.0)
+                await asyncio.wait_for(asyncio.shield(under_way), timeout=30.0)
         raise
     except Exception as exc:
         fail(exc)
