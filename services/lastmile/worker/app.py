@@ -56,7 +56,7 @@ from lastmile.worker.expiry_sweep import ExpirySweep
 from lastmile.worker.faults import Faults
 from lastmile.worker.fetch import LastmileApp
 from lastmile.worker.health import REDIS_ERRORS, RedisHealth, until_ok
-from lastmile.worker.intake import Begin, Durable, Finish, batch_topic, nothing_left, run_intake
+from lastmile.worker.intake import Begin, Finish, batch_topic, nothing_left, run_intake
 from lastmile.worker.metrics_sink import PrometheusSink
 from lastmile.worker.outbox import KafkaOutbox
 from lastmile.worker.produce_gauges import refresh_produce
@@ -169,14 +169,13 @@ def create_worker(
         budget.attach([parcels_table, couriers_table])
         metrics.rocksdb_memory.set_function(budget.usage)
     parcels = TableParcels(parcels_table, names.scans, settings.state_cache)
-    couriers = TableCouriers(couriers_table, names.signoffs)
     ports = Ports(
         gate=violation_log,
         outbox=KafkaOutbox(partial(faust_producer, app), names, settings.worker_id),
         holds=RedisHolds(redis, keys.holds(settings.app_id), settings.hold_s),
         read_model=writer,
         parcels=parcels,
-        couriers=couriers,
+        couriers=TableCouriers(couriers_table, names.signoffs),
         metrics=PrometheusSink(metrics, time.time),
         clock=lambda: datetime.now(UTC),
         retry=retry,
@@ -227,12 +226,11 @@ def create_worker(
         metrics.batch_events.observe(len(batch))
         metrics.batch_seconds.labels("begin").observe(time.perf_counter() - started)
 
-        async def finish() -> Durable:
+        async def finish() -> None:
             started = time.perf_counter()
-            durable = await runner.finish(applying)
+            await runner.finish(applying)
             metrics.last_event_timestamp.set(watermark)
             metrics.batch_seconds.labels("finish").observe(time.perf_counter() - started)
-            return durable
 
         return finish
 
@@ -259,8 +257,8 @@ def create_worker(
             crashing.append(asyncio.ensure_future(app.crash(exc)))
 
     async def handle(begin: Begin, batch: list[Any]) -> None:
-        """One batch, begun, finished and durable (tests; the intake overlaps them)."""
-        await (await (await begin(batch))())
+        """One batch, begun and finished (tests; the intake overlaps two)."""
+        await (await begin(batch))()
 
     parcel_input = batch_topic(
         app, names.scans, names.complaints, partitions=settings.partitions, maxsize=INTAKE_BUFFER
@@ -280,18 +278,11 @@ def create_worker(
     async def couriers_intake() -> None:
         await run_intake(app, courier_input, begin_couriers, intake, fail)
 
-    async def refresh_gauges_now() -> None:  # never raises: Redis trouble is logged, counted
+    @app.page("/metrics")
+    async def metrics_page(web: Any, request: Any) -> Any:
         gauges.refresh_stuck(metrics, state, config)
         await gauges.refresh_coverage(metrics, reader, network, config, state, health)
         await refresh_produce(metrics.produce, produce_reader, network, config, health)
-        gauges.refresh_consumer_lag(metrics, app, [names.scans, names.complaints])
-
-    refresh = gauges.SingleFlight(refresh_gauges_now)
-
-    @app.page("/metrics")
-    async def metrics_page(web: Any, request: Any) -> Any:
-        """Gauges as of this scrape (one refresh for overlapping scrapes and the timer)."""
-        await refresh()
         return web.bytes(generate_latest(metrics.registry), content_type=METRICS_CONTENT_TYPE)
 
     watchdog = build_watchdog(w, [names.scans, names.complaints])  # worker/watchdog.py
@@ -317,7 +308,6 @@ def create_worker(
     async def on_revoked(sender: Any, revoked: Any, **kwargs: Any) -> None:
         """Partitions moved away: their state (and its cache) is another worker's now."""
         parcels.forget()
-        couriers.forget()
         for tp in revoked:
             if tp.topic == names.scans:
                 state.drop_partition(tp.partition)
@@ -395,8 +385,10 @@ def create_worker(
             sweep.step()
 
     @app.timer(interval=10.0)
-    async def refresh_gauges() -> None:  # without scrapes too: Redis health (redis_up, /healthz)
-        await refresh()
+    async def refresh_gauges() -> None:  # never raises: Redis trouble is logged and counted
+        await gauges.refresh_coverage(metrics, reader, network, config, state, health)
+        await refresh_produce(metrics.produce, produce_reader, network, config, health)
+        gauges.refresh_consumer_lag(metrics, app, [names.scans, names.complaints])
 
     return w
 

@@ -167,16 +167,13 @@ def ack(app: faust.App, messages: list[Any]) -> None:
         m.ack(consumer)
 
 
-Durable = Awaitable[None]  # resolves once a batch's stored state is durable
-Finish = Callable[[], Awaitable[Durable]]  # a batch's second half: wait, store
+Finish = Callable[[], Awaitable[None]]  # a batch's second half: wait, store
 Begin = Callable[[list[Any]], Awaitable[Finish]]  # its first half: decode, fold, hand over
 
 
-async def nothing_left() -> Durable:
+async def nothing_left() -> None:
     """The ``Finish`` of a batch whose ``Begin`` did everything."""
-    done: Future[None] = asyncio.get_running_loop().create_future()
-    done.set_result(None)
-    return done
+    return None
 
 
 async def run_intake(
@@ -186,14 +183,13 @@ async def run_intake(
     batching: tuple[int, float],
     fail: Callable[[BaseException], None],
 ) -> None:
-    """Begin each batch while the previous one finishes; ack each once it is durable.
+    """Begin each batch while the previous one finishes; ack each once it is finished.
 
-    At most two batches are under way, finished (stored, durable and acked) in order, so
-    the wait for the broker's and Redis's acknowledgements of one batch overlaps the next
-    batch's decoding and folding (ADR 0005). A batch stores its state only once the batch
-    before it is durable. The first error goes to ``fail`` (which stops the worker) and
+    At most two batches are under way, finished (and acked) in order, so the wait for the
+    broker's and Redis's acknowledgements of one batch overlaps the next batch's decoding
+    and folding (ADR 0005). The first error goes to ``fail`` (which stops the worker) and
     ends the intake: nothing after it is acked. A stop lets what has begun finish (bounded
-    to 30 s), so a batch is either durable and acked or not acked and read again.
+    to 30 s), so a batch is either finished and acked or not acked and read again.
     """
 
     async def finish_in_order(
@@ -201,7 +197,7 @@ async def run_intake(
     ) -> None:
         if before is not None:
             await before  # its failure is this batch's too: neither is acked
-        await (await finish())  # stored, then durable
+        await finish()
         ack(app, batch)
 
     def failed(done: Future[None]) -> None:
@@ -231,7 +227,6 @@ __all__ = [
     "BatchBuffer",
     "BatchTopic",
     "Begin",
-    "Durable",
     "Finish",
     "ack",
     "batch_topic",
