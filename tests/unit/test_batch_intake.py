@@ -14,6 +14,7 @@ from typing import Any
 from mode.utils.queues import FlowControlEvent
 
 from lastmile.worker.intake import BatchBuffer, ack, batches
+from lastmile.worker.recovered import RecoveredTables
 
 
 @dataclass(eq=False)
@@ -118,3 +119,52 @@ async def test_a_batch_waits_while_a_rebalance_has_suspended_the_flow():
     assert not pending.done()
     app.flow_control.resume()
     assert [m.offset for m in await asyncio.wait_for(pending, 1.0)] == [0]
+
+
+class Recovery:
+    """What RecoveredTables wraps: Faust's recovery, whose completion names its generation."""
+
+    def __init__(self) -> None:
+        self.completions: list[int] = []
+
+    async def on_recovery_completed(self, generation_id: int = 0) -> None:
+        self.completions.append(generation_id)
+
+
+@dataclass
+class Tables:
+    recovery: Recovery = field(default_factory=Recovery)
+
+
+@dataclass
+class RecoveringApp(App):
+    tables: Tables = field(default_factory=Tables)
+
+
+async def test_a_batch_waits_until_the_tables_are_recovered_for_its_generation():
+    app, pressure = RecoveringApp(), Pressure()
+    recovered = RecoveredTables(app)
+    recovered.install()
+    await app.tables.recovery.on_recovery_completed(2)  # generation 2 recovered ...
+    app.consumer_generation_id = 3  # ... then a rebalance assigned generation 3
+    app.flow_control.resume()  # and the older completion resumed the flow (Faust's race)
+    topic = Topic(BatchBuffer(maxsize=100))
+    deliver(topic.buffer, [Message(0, generation_id=3)], pressure)
+    stream = batches(app, topic, 10, 0.0, recovered)  # type: ignore[arg-type]
+    pending = asyncio.ensure_future(stream.__anext__())
+    await asyncio.sleep(0.05)
+    assert not pending.done(), "generation 3's stores are not recovered: the batch waits"
+    await app.tables.recovery.on_recovery_completed(3)
+    assert [m.offset for m in await asyncio.wait_for(pending, 1.0)] == [0]
+    assert app.tables.recovery.completions == [2, 3], "Faust's own completion still runs"
+
+
+def test_a_recovery_that_completes_after_a_newer_generation_began_does_not_count():
+    app = RecoveringApp(consumer_generation_id=4)
+    recovered = RecoveredTables(app)
+    recovered.completed(3)
+    assert not recovered.current() and recovered.generation is None
+    recovered.completed(4)
+    assert recovered.current()
+    app.consumer_generation_id = 5  # the next rebalance: current again only once recovered
+    assert not recovered.current()

@@ -60,6 +60,7 @@ from lastmile.worker.intake import Begin, Finish, batch_topic, nothing_left, run
 from lastmile.worker.metrics_sink import PrometheusSink
 from lastmile.worker.outbox import KafkaOutbox
 from lastmile.worker.produce_gauges import refresh_produce
+from lastmile.worker.recovered import RecoveredTables
 from lastmile.worker.rocksdb_memory import RocksDBBudget
 from lastmile.worker.sensors import QuietMonitor
 from lastmile.worker.tables import TableCouriers, TableParcels
@@ -267,16 +268,18 @@ def create_worker(
         app, names.signoffs, partitions=settings.partitions, maxsize=INTAKE_BUFFER
     )
     intake = (settings.batch_size, settings.batch_within_s)
+    recovered = RecoveredTables(app)  # worker/recovered.py: input waits for the tables
+    recovered.install()
     w.handle_parcels = partial(handle, begin_parcels)
     w.handle_couriers = partial(handle, begin_couriers)
 
     @app.task
     async def parcels_intake() -> None:
-        await run_intake(app, parcel_input, begin_parcels, intake, fail)
+        await run_intake(app, parcel_input, begin_parcels, intake, fail, recovered)
 
     @app.task
     async def couriers_intake() -> None:
-        await run_intake(app, courier_input, begin_couriers, intake, fail)
+        await run_intake(app, courier_input, begin_couriers, intake, fail, recovered)
 
     @app.page("/metrics")
     async def metrics_page(web: Any, request: Any) -> Any:
@@ -339,9 +342,10 @@ def create_worker(
     async def release_holds() -> None:
         """Publish held findings whose hold is over (runner.release_due: ack, then release).
 
-        Only while no rebalance is under way, no table is recovering and the flow runs, and
-        only if none of that changed since the due holds were read: a path read from a store
-        still recovering from its changelog may be older than its hold.
+        Only while no rebalance is under way, the tables are recovered for the current
+        consumer generation and the flow runs, and only if none of that changed since the
+        due holds were read: a path read from a store still recovering from its changelog
+        may be older than its hold.
         """
         generation = app.consumer_generation_id
 
@@ -351,6 +355,7 @@ def create_worker(
                 and app.flow_control.is_active()
                 and not app.rebalancing
                 and not getattr(app, "in_recovery", False)  # the flow runs during recovery
+                and recovered.current()  # ... and may resume before it (worker/recovered.py)
                 and app.consumer_generation_id == generation
             )
 
@@ -381,6 +386,7 @@ def create_worker(
     @app.timer(interval=1.0)
     async def sweep_expiry() -> None:  # worker/expiry_sweep.py: a slice a tick, when settled
         recovering = app.rebalancing or getattr(app, "in_recovery", False)
+        recovering = recovering or not recovered.current()
         if not sweep.done and w.ready.is_set() and not recovering:
             sweep.step()
 

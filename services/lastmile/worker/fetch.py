@@ -11,6 +11,15 @@ Offsets, gaps and commits are kept as Faust keeps them (read offsets per partiti
 waited through a rebalance does not record its (stale) offset, since Faust has sought back
 to the committed offsets meanwhile.
 
+**Seeking back to the committed offsets** also seeks an input partition that has no
+committed offset yet to its beginning. Faust's ``getmany`` drops the fetched records of a
+partition that left its active set while they were delivered (a recovery pauses and
+resumes partitions) and counts on the seek back that ends every recovery; aiokafka's
+``seek_to_committed`` leaves a partition without a commit where it was, so those records
+were skipped for good, and the partition's first commit (which Faust takes from the first
+acknowledged offset when none was committed) covered them. The three-worker churn test
+lost a partition's second part so (ADR 0005).
+
 ``LastmileApp`` is a ``faust.App`` whose consumer transport uses this consumer; nothing
 else about the app changes.
 """
@@ -25,7 +34,28 @@ from faust.transport.consumer import CONSUMER_FETCHING
 from faust.transport.drivers import aiokafka as faust_aiokafka
 
 
+async def _seek_to_committed_or_start(client: Any, changelogs: frozenset[str]) -> Any:
+    """On the consumer's thread: each assigned partition to its committed offset, and an
+    input partition without one (or with 0) to its first available offset."""
+    offsets = await client.seek_to_committed()
+    never = [
+        tp for tp, o in offsets.items() if (o is None or o <= 0) and tp.topic not in changelogs
+    ]
+    if never:
+        await client.seek_to_beginning(*never)
+    return offsets
+
+
 class DirectDeliveryConsumer(faust_aiokafka.Consumer):
+    async def seek_to_committed(self) -> Any:
+        """Seek every partition back to its committed offset (Faust does before it resumes
+        the flow), and an input partition never committed to its start (module doc)."""
+        thread: Any = self._thread
+        changelogs = frozenset(self.app.tables.changelog_topics)
+        return await thread.call_thread(
+            _seek_to_committed_or_start, thread._ensure_consumer(), changelogs
+        )
+
     async def _drain_messages(self, fetcher: Any) -> None:
         deliver = self.callback
         app = self.app

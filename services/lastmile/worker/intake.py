@@ -11,9 +11,11 @@ What Faust's streams guarantee is kept, in the worker's own terms (ADR 0005):
 - **acks:** a message is acked only after its batch's effects are done, so a commit never
   covers a message whose effects are not durable; an unfinished batch is read again by the
   partition's next owner;
-- **rebalances:** a batch waits while a rebalance has suspended the flow, and a message
-  fetched under an older consumer generation is dropped unacked: Faust seeks back to the
-  committed offsets before it resumes the flow, so it is read again. The buffer is *not*
+- **rebalances:** a batch waits while a rebalance has suspended the flow and until the
+  tables are recovered for the current consumer generation (worker/recovered.py: Faust
+  can resume the flow before that), and a message fetched under an older consumer
+  generation is dropped unacked: Faust seeks back to the committed offsets before it
+  resumes the flow, so it is read again. The buffer is *not*
   cleared by Faust's flow control: Faust resumes the flow (which clears its own queues)
   after it has sought and resumed fetching, so a clear could drop messages of the new
   generation that the drain has already counted as read (they would never be processed);
@@ -32,6 +34,8 @@ from collections.abc import AsyncIterator, Awaitable, Callable
 from typing import Any
 
 import faust
+
+from lastmile.worker.recovered import RecoveredTables
 
 
 class BatchBuffer:
@@ -143,13 +147,19 @@ def batch_topic(app: faust.App, *names: str, partitions: int, maxsize: int) -> B
 
 
 async def batches(
-    app: faust.App, topic: BatchTopic, max_n: int, within: float
+    app: faust.App,
+    topic: BatchTopic,
+    max_n: int,
+    within: float,
+    recovered: RecoveredTables | None = None,
 ) -> AsyncIterator[list[Any]]:
     """Batches of current messages; the caller acks them with ``ack`` once done."""
     buffer = topic.buffer
     while True:
         taken = await buffer.take(max_n, within)
         await app.flow_control.acquire()  # a rebalance is moving partitions: wait for it
+        if recovered is not None:
+            await recovered.wait()  # the stores hold the current generation's state
         generation = app.consumer_generation_id
         current = [m for m in taken if m.generation_id == generation]
         if not current:
@@ -182,6 +192,7 @@ async def run_intake(
     begin: Begin,
     batching: tuple[int, float],
     fail: Callable[[BaseException], None],
+    recovered: RecoveredTables | None = None,
 ) -> None:
     """Begin each batch while the previous one finishes; ack each once it is finished.
 
@@ -207,7 +218,7 @@ async def run_intake(
     max_n, within = batching
     under_way: Future[None] | None = None
     try:
-        async for batch in batches(app, topic, max_n, within):
+        async for batch in batches(app, topic, max_n, within, recovered):
             finish = await asyncio.shield(asyncio.ensure_future(begin(batch)))
             before = under_way
             under_way = asyncio.ensure_future(finish_in_order(before, finish, batch))
