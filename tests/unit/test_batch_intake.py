@@ -13,7 +13,7 @@ from typing import Any
 
 from mode.utils.queues import FlowControlEvent
 
-from lastmile.worker.intake import BatchBuffer, ack, batches
+from lastmile.worker.intake import BatchBuffer, ack, batches, run_intake
 from lastmile.worker.recovered import RecoveredTables
 
 
@@ -168,3 +168,69 @@ def test_a_recovery_that_completes_after_a_newer_generation_began_does_not_count
     assert recovered.current()
     app.consumer_generation_id = 5  # the next rebalance: current again only once recovered
     assert not recovered.current()
+
+
+def two_batches() -> tuple[Any, Pressure, Any, tuple[Message, Message], dict[int, Any]]:
+    """An app whose flow runs, a topic, two one-message batches and a future per batch
+    that the test resolves when the batch's state is to become durable."""
+    app = App()
+    app.flow_control.resume()
+    loop = asyncio.get_running_loop()
+    durable = {0: loop.create_future(), 1: loop.create_future()}
+    messages = (Message(0, generation_id=2), Message(1, generation_id=2))
+    return app, Pressure(), Topic(BatchBuffer(maxsize=100)), messages, durable
+
+
+async def test_a_batch_stores_only_once_the_previous_one_is_durable_and_acks_follow_in_order():
+    """The second batch is begun while the first finishes, but stores its state only once
+    the first one's is durable (ADR 0005); each is acked once its own state is durable."""
+    app, pressure, topic, (first, second), durable = two_batches()
+    events: list[str] = []
+
+    async def begin(batch: list[Message]) -> Any:
+        n = batch[0].offset
+        events.append(f"begin {n}")
+
+        async def finish() -> Any:
+            events.append(f"store {n}")
+            return durable[n]
+
+        return finish
+
+    intake = asyncio.ensure_future(
+        run_intake(app, topic, begin, (1, 0.0), lambda exc: events.append(f"fail {exc}"))  # type: ignore[arg-type]
+    )
+    deliver(topic.buffer, [first], pressure)
+    await asyncio.sleep(0.02)
+    deliver(topic.buffer, [second], pressure)
+    await asyncio.sleep(0.02)
+    assert events == ["begin 0", "store 0", "begin 1"], "stored before the first was durable"
+    assert first.acked_by == [] and second.acked_by == []
+    durable[0].set_result(None)
+    await asyncio.sleep(0.02)
+    assert events[-1] == "store 1" and first.acked_by == [app.consumer] and second.acked_by == []
+    durable[1].set_result(None)
+    await asyncio.sleep(0.02)
+    assert second.acked_by == [app.consumer]
+    intake.cancel()
+
+
+async def test_a_batch_whose_state_never_became_durable_stops_everything_after_it():
+    app, pressure, topic, (first, second), durable = two_batches()
+    failures: list[BaseException] = []
+
+    async def begin(batch: list[Message]) -> Any:
+        async def finish() -> Any:
+            return durable[batch[0].offset]
+
+        return finish
+
+    intake = asyncio.ensure_future(run_intake(app, topic, begin, (1, 0.0), failures.append))  # type: ignore[arg-type]
+    deliver(topic.buffer, [first, second], pressure)
+    await asyncio.sleep(0.02)
+    durable[0].set_exception(ConnectionError("changelog not acknowledged"))
+    durable[1].set_result(None)
+    await asyncio.sleep(0.02)
+    assert first.acked_by == [] and second.acked_by == [], "nothing after the failure is acked"
+    assert failures and isinstance(failures[0], ConnectionError)
+    intake.cancel()

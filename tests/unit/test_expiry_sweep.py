@@ -40,7 +40,12 @@ def path_of(parcel: str, minutes: float = 0) -> ParcelPath:
     return ParcelPath(parcel, (*scans, scan(parcel, "delivered", minutes + 700, "P-APPLE")))
 
 
-def test_a_restarted_worker_expires_parcels_it_never_touched(tmp_path: Path) -> None:
+async def stored(parcels: Any) -> None:
+    """Hand the stored paths over and wait until they are in the store (no producer here)."""
+    await (await parcels.hand_over())
+
+
+async def test_a_restarted_worker_expires_parcels_it_never_touched(tmp_path: Path) -> None:
     w = worker(tmp_path)
     parcels = w.ports.parcels
     old = {f"OLD{i}": path_of(f"OLD{i}") for i in range(7)}
@@ -51,6 +56,7 @@ def test_a_restarted_worker_expires_parcels_it_never_touched(tmp_path: Path) -> 
     restarted.expiry.touch(1, "NEW", recent.ts)  # touched by a batch since the restart
     restarted.watermark = recent.ts
     parcels.put_many(1, {"NEW": ParcelPath("NEW", (recent,))})
+    await stored(parcels)
     tp = type("TP", (), {"topic": "changelog", "partition": 1})()
     parcels.table.data.set_persisted_offset(tp, 41)  # Faust's own key in the same store
 
@@ -68,14 +74,17 @@ def test_a_restarted_worker_expires_parcels_it_never_touched(tmp_path: Path) -> 
     assert sorted(fx.expired[1]) == sorted(old)  # "NEW" is recent: kept
     assert sorted(fx.read_model.expired_paths) == sorted(old)
     parcels.delete_many(1, fx.expired[1])
+    assert all(parcels.get(pid, 1) is None for pid in old), "read as deleted before the store"
+    await stored(parcels)
     assert all(parcels.get(pid, 1) is None for pid in old)
     assert parcels.get("NEW", 1) is not None
 
 
-def test_a_parcel_touched_meanwhile_keeps_its_newer_time(tmp_path: Path) -> None:
+async def test_a_parcel_touched_meanwhile_keeps_its_newer_time(tmp_path: Path) -> None:
     w = worker(tmp_path)
     parcels = w.ports.parcels
     parcels.put_many(0, {"P1": path_of("P1")})
+    await stored(parcels)
     state = RunState()
     newer = path_of("P1").last_ts + 5 * 86400
     state.expiry.touch(0, "P1", newer)
@@ -87,9 +96,10 @@ def test_a_parcel_touched_meanwhile_keeps_its_newer_time(tmp_path: Path) -> None
     assert state.expiry.expired(0, newer + 1) == ["P1"]
 
 
-def test_a_revoked_partition_is_not_walked(tmp_path: Path) -> None:
+async def test_a_revoked_partition_is_not_walked(tmp_path: Path) -> None:
     w = worker(tmp_path)
     w.ports.parcels.put_many(3, {"P3": path_of("P3")})
+    await stored(w.ports.parcels)
     state = RunState()
     sweep = ExpirySweep(w.ports.parcels.table, state.expiry)
     sweep.assigned([3])

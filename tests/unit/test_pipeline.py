@@ -316,6 +316,18 @@ def test_path_and_signoff_codecs_round_trip(network):
         (complaint("P1", "extra_fee", 800),),
     )
     assert decode_path(encode_path(path)) == path
+    utc = ParcelPath(
+        "P1",
+        tuple(e._replace(occurred_at=e.occurred_at.astimezone(UTC)) for e in path.scans),
+        path.complaints,
+    )
+    assert decode_path(encode_path(utc)) == utc == path  # "Z" reads back as the same time
+    import orjson
+
+    written_before = orjson.dumps(  # how paths were written until msgspec encoded them
+        ["p1", path.parcel_id, path.scans, [tuple(c) for c in path.complaints]], default=tuple
+    )
+    assert decode_path(written_before) == path
     (s,) = analyse_parcel(path, network, RuleConfig()).signoffs
     records = [SignoffRecord(s, "990001101", False, "ZTO")]
     assert decode_signoffs(encode_signoffs(records)) == records

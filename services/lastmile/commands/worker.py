@@ -11,7 +11,7 @@ from lastmile.io.files import load_network, load_rule_config
 from lastmile.io.kafka_access import check_access, kafka_access
 from lastmile.io.kafka_topics import cluster_durability
 from lastmile.io.redis_client import check_redis_access, redis_options
-from lastmile.runtime import tune_collector
+from lastmile.runtime import log_long_collections, tune_collector
 from lastmile.settings import Settings
 
 
@@ -23,6 +23,7 @@ def run_worker(settings: Settings, loglevel: str = "info") -> None:
     from lastmile.worker.topics import ensure_topics
 
     tune_collector()
+    log_long_collections()
     network = load_network(settings.network)
     config = load_rule_config(settings.rules)
     log = logging.getLogger("lastmile.worker")

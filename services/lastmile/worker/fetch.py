@@ -6,19 +6,18 @@ and an ``asyncio.wait`` per message so that a delivery blocked when a rebalance 
 be abandoned. Measured here, that costs about as much as everything else in Faust's intake
 together (docs/benchmarks.md, ADR 0005). This consumer awaits the delivery directly while
 the flow runs, and keeps the abandonable race only while a rebalance has suspended it.
-Offsets, gaps and commits are kept as Faust keeps them (read offsets per partition,
-``_add_gap`` for compacted holes, ``commit_every``), with one difference: a delivery that
-waited through a rebalance does not record its (stale) offset, since Faust has sought back
-to the committed offsets meanwhile.
+Read offsets per partition and ``commit_every`` are kept as Faust keeps them, except
+that a delivery that waited through a rebalance does not record its (stale) offset, since
+Faust has sought back to the committed offsets meanwhile; holes are handled below.
 
-**Seeking back to the committed offsets** also seeks an input partition that has no
-committed offset yet to its beginning. Faust's ``getmany`` drops the fetched records of a
-partition that left its active set while they were delivered (a recovery pauses and
-resumes partitions) and counts on the seek back that ends every recovery; aiokafka's
-``seek_to_committed`` leaves a partition without a commit where it was, so those records
-were skipped for good, and the partition's first commit (which Faust takes from the first
-acknowledged offset when none was committed) covered them. The three-worker churn test
-lost a partition's second part so (ADR 0005).
+**Nothing fetched is skipped.** ``getmany`` rewinds a partition whose fetched records
+it did not all hand over, and the seek back to the committed offsets takes a partition
+never committed to its start (worker/positions.py says why: the churn test lost
+messages and state to both). A jump in offsets that still reaches the drain (a message
+more than one offset after the last one delivered), which Faust counts as a hole
+(compaction, a transaction's marker) and lets commits cover, seeks the partition back to
+the first missing offset instead: our input topics have no holes. Only a second jump to
+the same offset is taken as one (records deleted by retention).
 
 ``LastmileApp`` is a ``faust.App`` whose consumer transport uses this consumer; nothing
 else about the app changes.
@@ -27,33 +26,102 @@ else about the app changes.
 from __future__ import annotations
 
 import asyncio
+import logging
+from collections.abc import AsyncIterator
 from typing import Any
 
 import faust
+from aiokafka.errors import IllegalStateError
 from faust.transport.consumer import CONSUMER_FETCHING
 from faust.transport.drivers import aiokafka as faust_aiokafka
 
+from lastmile.worker.positions import (
+    PositionNotingThread,
+    rewind_unmoved,
+    seek_to_committed_or_start,
+)
 
-async def _seek_to_committed_or_start(client: Any, changelogs: frozenset[str]) -> Any:
-    """On the consumer's thread: each assigned partition to its committed offset, and an
-    input partition without one (or with 0) to its first available offset."""
-    offsets = await client.seek_to_committed()
-    never = [
-        tp for tp, o in offsets.items() if (o is None or o <= 0) and tp.topic not in changelogs
-    ]
-    if never:
-        await client.seek_to_beginning(*never)
-    return offsets
+log = logging.getLogger(__name__)
 
 
 class DirectDeliveryConsumer(faust_aiokafka.Consumer):
+    _jumped: dict[Any, int]  # partition -> the offset it jumped to when it was sought back
+
+    def _new_consumer_thread(self) -> PositionNotingThread:
+        return PositionNotingThread(self, loop=self.loop, beacon=self.beacon)
+
+    async def getmany(self, timeout: float) -> AsyncIterator[tuple[Any, Any]]:
+        """Faust's ``getmany``, except that what it does not hand over is fetched again.
+
+        Records are handed over while the flow runs, the generation is the one they were
+        fetched under and their partition is active (or buffered), as Faust does; every
+        record after the first one left of a partition is left too, and the partition is
+        rewound to that first one (worker/positions.py).
+        """
+        records, active = await self._wait_next_records(timeout)
+        thread: Any = self._thread
+        noted = thread.after_fetch
+        generation = self.app.consumer_generation_id
+        if records is None or self.should_stop:
+            return
+        left: dict[Any, int] = {}  # partition -> its first record not handed over
+        try:
+            if not self.flow_active:  # as Faust: the flow stopped during the fetch
+                left = {tp: recs[0].offset for tp, recs in records.items() if recs}
+                await self.perform_seek()
+                return
+            buffered = self._buffered_partitions
+            for tp, record in self.scheduler.iterate(records):
+                if tp in left:
+                    continue
+                if (
+                    not self.flow_active
+                    or self.app.consumer_generation_id != generation
+                    or not (active is None or tp in active or tp in buffered)
+                ):
+                    left[tp] = record.offset
+                    continue
+                self.app.monitor.track_tp_end_offset(tp, self.highwater(tp))
+                yield tp, self._to_message(tp, record)
+        finally:
+            rewinds = {tp: (first, noted[tp]) for tp, first in left.items() if tp in noted}
+            if rewinds:
+                await thread.call_thread(rewind_unmoved, thread._ensure_consumer(), rewinds)
+
+    async def _missed(self, tp: Any, last: int, offset: int) -> bool:
+        """A message at ``offset`` after ``last``: were messages in between missed?
+
+        Faust counts such a jump as a hole (compacted, or a transaction's marker) and lets
+        commits cover it. Our input topics have no holes, and a missed fetch looks the same
+        (module doc), so the partition is sought back to ``last + 1`` once; only if it
+        jumps to the same offset again are the messages gone (retention, compaction) and
+        the jump a hole. True when it was sought back.
+        """
+        jumped = self.__dict__.setdefault("_jumped", {})
+        if jumped.get(tp) == offset:
+            del jumped[tp]
+            log.warning(
+                "%s has no messages %s..%s (deleted): skipping them", tp, last + 1, offset - 1
+            )
+            await self._add_gap(tp, last + 1, offset)
+            return False
+        jumped[tp] = offset
+        thread: Any = self._thread
+        try:  # on the consumer's own thread, as Faust's seek back to the committed offsets
+            await thread.call_thread(thread._ensure_consumer().seek, tp, last + 1)
+        except IllegalStateError:  # no longer ours: its next owner reads it from the commit
+            return True
+        self._read_offset[tp] = last + 1  # as Faust's ``seek``: the next offset to deliver
+        log.warning("%s jumped from %s to %s: reading from %s again", tp, last, offset, last + 1)
+        return True
+
     async def seek_to_committed(self) -> Any:
         """Seek every partition back to its committed offset (Faust does before it resumes
         the flow), and an input partition never committed to its start (module doc)."""
         thread: Any = self._thread
         changelogs = frozenset(self.app.tables.changelog_topics)
         return await thread.call_thread(
-            _seek_to_committed_or_start, thread._ensure_consumer(), changelogs
+            seek_to_committed_or_start, thread._ensure_consumer(), changelogs
         )
 
     async def _drain_messages(self, fetcher: Any) -> None:
@@ -72,13 +140,18 @@ class DirectDeliveryConsumer(faust_aiokafka.Consumer):
                 if self.should_stop:
                     continue
                 since_yield = 0
+                reread: set[Any] = set()  # partitions sought back during this fetch
                 async for tp, message in fetched:
+                    if tp in reread:
+                        continue  # fetched before the seek back: read again after it
                     offset = message.offset
                     last = read_offsets[tp]
                     if last is not None and offset < last:
                         continue  # already delivered (a seek went back): Faust drops it too
-                    if last and offset - last > 1 and acks_enabled_for(message.topic):
-                        await self._add_gap(tp, last + 1, offset)  # compacted or aborted
+                    if last and offset - last > 1 and acks_enabled_for(message.topic):  # noqa: SIM102
+                        if await self._missed(tp, last, offset):  # read it again, or a hole
+                            reread.add(tp)
+                            continue
                     if commit_every is not None and self._n_acked >= commit_every:
                         self._n_acked = 0
                         await self.commit()

@@ -1,10 +1,12 @@
-"""Gauges refreshed on a timer or at scrape time: stuck parcels, coverage, fusion, lag."""
+"""Gauges refreshed at scrape time and on a timer: stuck parcels, coverage, fusion, lag."""
 
 from __future__ import annotations
 
+import asyncio
 import logging
 import time
 from collections import Counter
+from collections.abc import Awaitable, Callable
 from typing import Any
 
 from lastmile.domain.network import Network
@@ -15,6 +17,20 @@ from lastmile.readmodel.reader import ReadModelReader
 from lastmile.worker.health import REDIS_ERRORS, RedisHealth
 
 log = logging.getLogger(__name__)
+
+
+class SingleFlight:
+    """One refresh at a time: a call while one is under way waits for that one rather
+    than starting another (Prometheus, a second scraper and the timer may overlap)."""
+
+    def __init__(self, run: Callable[[], Awaitable[None]]) -> None:
+        self._run = run
+        self._running: asyncio.Future[None] | None = None
+
+    async def __call__(self) -> None:
+        if self._running is None or self._running.done():
+            self._running = asyncio.ensure_future(self._run())
+        await asyncio.shield(self._running)
 
 
 def refresh_stuck(metrics: Metrics, state: RunState, config: RuleConfig) -> None:

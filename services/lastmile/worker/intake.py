@@ -177,13 +177,16 @@ def ack(app: faust.App, messages: list[Any]) -> None:
         m.ack(consumer)
 
 
-Finish = Callable[[], Awaitable[None]]  # a batch's second half: wait, store
+Durable = Awaitable[None]  # resolves once a batch's stored state is durable
+Finish = Callable[[], Awaitable[Durable]]  # a batch's second half: wait, store
 Begin = Callable[[list[Any]], Awaitable[Finish]]  # its first half: decode, fold, hand over
 
 
-async def nothing_left() -> None:
+async def nothing_left() -> Durable:
     """The ``Finish`` of a batch whose ``Begin`` did everything."""
-    return None
+    done: Future[None] = asyncio.get_running_loop().create_future()
+    done.set_result(None)
+    return done
 
 
 async def run_intake(
@@ -194,13 +197,14 @@ async def run_intake(
     fail: Callable[[BaseException], None],
     recovered: RecoveredTables | None = None,
 ) -> None:
-    """Begin each batch while the previous one finishes; ack each once it is finished.
+    """Begin each batch while the previous one finishes; ack each once it is durable.
 
-    At most two batches are under way, finished (and acked) in order, so the wait for the
-    broker's and Redis's acknowledgements of one batch overlaps the next batch's decoding
-    and folding (ADR 0005). The first error goes to ``fail`` (which stops the worker) and
+    At most two batches are under way, finished (stored, durable and acked) in order, so
+    the wait for the broker's and Redis's acknowledgements of one batch overlaps the next
+    batch's decoding and folding (ADR 0005). A batch stores its state only once the batch
+    before it is durable. The first error goes to ``fail`` (which stops the worker) and
     ends the intake: nothing after it is acked. A stop lets what has begun finish (bounded
-    to 30 s), so a batch is either finished and acked or not acked and read again.
+    to 30 s), so a batch is either durable and acked or not acked and read again.
     """
 
     async def finish_in_order(
@@ -208,7 +212,7 @@ async def run_intake(
     ) -> None:
         if before is not None:
             await before  # its failure is this batch's too: neither is acked
-        await finish()
+        await (await finish())  # stored, then durable
         ack(app, batch)
 
     def failed(done: Future[None]) -> None:
@@ -238,6 +242,7 @@ __all__ = [
     "BatchBuffer",
     "BatchTopic",
     "Begin",
+    "Durable",
     "Finish",
     "ack",
     "batch_topic",

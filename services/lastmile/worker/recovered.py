@@ -5,13 +5,12 @@ checks the consumer generation only *before* an await (the seek back to the comm
 offsets). A rebalance that begins during that await assigns the partitions of the next
 generation, and the older completion then resumes the flow anyway: the new generation's
 input can be fetched and folded while its recovery has not yet replayed the changelogs
-into the stores, and a batch folded then stores paths without their earlier scans. The
-three-worker churn test once lost 15 violations to paths stored so (a parcel's path
-written again with only its latest four scans, 2026-12-01); this window was found by
-reading Faust's recovery while chasing that loss, and was not caught in the act (a
-diagnostic build saw the other cause, worker/fetch.py, instead). Faust's ``in_recovery``
-and ``rebalancing`` flags do not close it: the stale completion clears ``rebalancing``,
-and ``in_recovery`` is set only once the next recovery runs.
+into the stores, and a batch folded then stores paths without their earlier scans. This
+window was found by reading Faust's recovery while chasing such losses in the three-worker
+churn test, and was not caught in the act: the losses a diagnostic build caught had
+another cause (worker/positions.py). Faust's ``in_recovery`` and ``rebalancing`` flags do
+not close it: the stale completion clears ``rebalancing``, and ``in_recovery`` is set only
+once the next recovery runs.
 
 ``RecoveredTables`` records the generation of each recovery that completes while that
 generation is still the consumer's; the intake folds a batch, the holds are judged and
