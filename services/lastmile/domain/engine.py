@@ -41,12 +41,15 @@ class ParcelAnalysis(NamedTuple):
         )
 
 
+_new = tuple.__new__  # a NamedTuple's own __new__ costs a Python call per record
+
+
 def analyse_parcel(path: ParcelPath, network: Network, config: RuleConfig) -> ParcelAnalysis:
     """Findings of every per-parcel rule, and the sign-offs the bulk rule needs."""
     dest = destination_of(path, network)
     cc = contract_carrier(path)
     if dest.direction != INBOUND or dest.village is None or not can_break_a_rule(path):
-        return ParcelAnalysis(path, dest, cc, (), ())
+        return _new(ParcelAnalysis, (path, dest, cc, (), ()))  # type: ignore[no-any-return]
     delivered = tuple(s for s in path.scans if s.type == "delivered")
     ctx = ParcelContext(path, network, config, dest, dest.village, delivered)
     signoffs = tuple(

@@ -49,6 +49,15 @@ class Destination(NamedTuple):
 
 def destination_of(path: ParcelPath, network: Network) -> Destination:
     """Where the parcel must go, from the earliest scan that says so."""
+    memo = path.destination_memo
+    if memo is not None and memo[0] is network:
+        return memo[1]
+    dest = _destination(path, network)
+    object.__setattr__(path, "destination_memo", (network, dest))
+    return dest
+
+
+def _destination(path: ParcelPath, network: Network) -> Destination:
     village_scan: ScanEvent | None = None
     point_scan: ScanEvent | None = None
     for s in path.scans:
@@ -115,6 +124,12 @@ def newly_finished_hops(
     scan are the same in both, so only the scans from the start of the stay holding that
     point are walked again (all of them when an equal arrival time could match old stays).
     """
+    old = before.scans if before is not None else ()
+    k = len(old)
+    if len(after.scans) == k + 1 and (k == 0 or after.scans[k - 1] is old[-1]):
+        appended = _finished_by_appended_scan(old, after.scans[k], network.tiers)
+        if appended is not None:
+            return appended
     start = 0
     if before is not None:
         start = _unchanged_stays_end(before.scans, after.scans)
@@ -130,6 +145,44 @@ def newly_finished_hops(
         for h in _stays(after.scans[start:], network.tiers)
         if h.departed_ts is not None and (h.node_id, h.arrived_ts) not in done
     ]
+
+
+def _finished_by_appended_scan(
+    old: Sequence[ScanEvent], s: ScanEvent, tiers: Mapping[str | None, str]
+) -> list[Hop] | None:
+    """``newly_finished_hops`` when one scan ``s`` is appended after every scan of ``old``
+    (most batches bring a parcel one scan, its newest): it can finish the stay ``old`` ends
+    in, and a stay it begins with a departed scan. None when the stay ``old`` ends in began
+    at the time of the scan before it: a stay's key (node, arrival time) could then repeat
+    an earlier one's, and the caller compares stays (otherwise every earlier stay arrived
+    before the last one, so neither key ``s`` can finish was seen finished)."""
+    nid = s.node_id
+    if nid is None:
+        return []
+    out: list[Hop] = []
+    i = len(old) - 1
+    while i >= 0 and old[i].node_id is None:
+        i -= 1
+    if i >= 0:  # the stay ``old`` ends in: its node, first scan, and whether it departed
+        node = old[i].node_id
+        start, departed = i, False
+        while i >= 0:
+            n = old[i].node_id
+            if n is not None:
+                if n != node:
+                    break
+                start = i
+                departed = departed or old[i].type == "departed"
+            i -= 1
+        if i >= 0 and old[i].ts >= old[start].ts:
+            return None
+        if not departed and (nid != node or s.type == "departed"):
+            out.append(Hop(node, tiers.get(node, "unknown"), old[start].ts, s.ts))  # type: ignore[arg-type]
+        if nid == node:
+            return out
+    if s.type == "departed":  # a stay begun and left by one scan (a new key: see above)
+        out.append(Hop(nid, tiers.get(nid, "unknown"), s.ts, s.ts))
+    return out
 
 
 def _unchanged_stays_end(old: Sequence[ScanEvent], new: Sequence[ScanEvent]) -> int:

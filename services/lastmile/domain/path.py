@@ -11,11 +11,18 @@ from __future__ import annotations
 
 from bisect import insort
 from collections.abc import Iterable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from operator import itemgetter
-from typing import NamedTuple
+from typing import TYPE_CHECKING, NamedTuple
 
 from lastmile.domain.events import ComplaintEvent, Event, ScanEvent
+
+if TYPE_CHECKING:
+    from lastmile.domain.facts import Destination
+    from lastmile.domain.network import Network
+
+
+_NEVER = float("-inf")
 
 
 @dataclass(frozen=True, slots=True)
@@ -23,13 +30,21 @@ class ParcelPath:
     parcel_id: str
     scans: tuple[ScanEvent, ...] = ()
     complaints: tuple[ComplaintEvent, ...] = ()
+    # ``facts.destination_of``'s answer and the network it used: a cache, not state (never
+    # stored, compared, or copied by ``replace``); ``fold`` keeps it when no new scan names
+    # a destination, as only such scans decide it
+    destination_memo: tuple[Network, Destination] | None = field(
+        default=None, init=False, compare=False, repr=False
+    )
 
     @property
     def last_ts(self) -> float:
         """Event time of the newest event (drives retention)."""
-        last_scan = self.scans[-1].ts if self.scans else float("-inf")
-        last_complaint = self.complaints[-1].ts if self.complaints else float("-inf")
-        return max(last_scan, last_complaint)
+        scans, complaints = self.scans, self.complaints
+        if not complaints:  # most parcels
+            return scans[-1].ts if scans else _NEVER
+        last_scan = scans[-1].ts if scans else _NEVER
+        return max(last_scan, complaints[-1].ts)
 
     def has_event(self, event: Event) -> bool:
         if isinstance(event, ScanEvent):
@@ -58,6 +73,9 @@ def evolve(path: ParcelPath, event: Event) -> ParcelPath:
     return ParcelPath(path.parcel_id, path.scans, tuple(complaints))
 
 
+_new = tuple.__new__  # a NamedTuple's own __new__ costs a Python call per record
+
+
 class Folded(NamedTuple):
     path: ParcelPath
     new_scans: list[ScanEvent]  # in the order they were folded
@@ -67,6 +85,8 @@ class Folded(NamedTuple):
 def fold(path: ParcelPath, events: Iterable[Event]) -> Folded:
     """Fold events in order, as ``evolve`` one by one would; also say which ones were new."""
     pid = path.parcel_id
+    if type(events) is list and len(events) == 1 and type(events[0]) is ScanEvent:
+        return _fold_one_scan(path, events[0])
     scan_ids: set[str] | None = None
     complaint_ids: set[str] | None = None
     new_scans: list[ScanEvent] = []
@@ -95,7 +115,37 @@ def fold(path: ParcelPath, events: Iterable[Event]) -> Folded:
     complaints = path.complaints
     if new_complaints:
         complaints = tuple(sorted((*complaints, *new_complaints), key=_complaint_key))
-    return Folded(ParcelPath(pid, scans, complaints), new_scans, new_complaints)
+    folded = _successor(path, ParcelPath(pid, scans, complaints), new_scans)
+    return Folded(folded, new_scans, new_complaints)
+
+
+def _successor(before: ParcelPath, after: ParcelPath, new_scans: list[ScanEvent]) -> ParcelPath:
+    """``after`` (``before`` with ``new_scans`` folded in), keeping what it can of the cache."""
+    memo = before.destination_memo
+    if memo is not None and not any(
+        s.has_dest_village or s.dest_lat is not None for s in new_scans
+    ):
+        object.__setattr__(after, "destination_memo", memo)
+    return after
+
+
+def _fold_one_scan(path: ParcelPath, e: ScanEvent) -> Folded:
+    """``fold`` of a single scan, the common case of a batch (one event per parcel): a scan
+    later than every scan of the path (most are) is appended without sorting."""
+    if e.parcel_id != path.parcel_id:
+        raise ValueError(f"event of parcel {e.parcel_id!r} folded into {path.parcel_id!r}")
+    scans = path.scans
+    if e.event_id in map(_id, scans):
+        return _new(Folded, (path, [], []))  # type: ignore[no-any-return]
+    if not scans or _scan_key(e) > _scan_key(scans[-1]):
+        scans = (*scans, e)
+    else:
+        scans = tuple(sorted((*scans, e), key=_scan_key))
+    after = ParcelPath(path.parcel_id, scans, path.complaints)
+    memo = path.destination_memo
+    if memo is not None and not e.has_dest_village and e.dest_lat is None:
+        object.__setattr__(after, "destination_memo", memo)  # as _successor
+    return _new(Folded, (after, [e], []))  # type: ignore[no-any-return]
 
 
 def path_from_events(parcel_id: str, events: Iterable[Event]) -> ParcelPath:

@@ -12,8 +12,10 @@ repeat has nothing left to cause.
 from __future__ import annotations
 
 from collections.abc import Callable, Iterable, Sequence
-from dataclasses import dataclass
+from collections.abc import Set as AbstractSet
+from itertools import repeat
 from operator import attrgetter
+from typing import NamedTuple
 
 from lastmile.domain.engine import ParcelAnalysis, analyse_parcel
 from lastmile.domain.events import ComplaintEvent, Event, ScanEvent
@@ -33,11 +35,16 @@ from lastmile.pipeline.records import Candidate, HoldKey, SignoffRecord
 from lastmile.pipeline.runstate import OpenHop, RunState
 
 _type = attrgetter("type")
+_node = attrgetter("node_id")
+_carrier = attrgetter("carrier")
+_ts = attrgetter("ts")
+_ENDS = frozenset({"delivered", "returned"})  # a parcel that has either waits nowhere
+_new = tuple.__new__  # a NamedTuple's own __new__ costs a Python call per record
 
 
-@dataclass(frozen=True, slots=True)
-class Located:
-    """A decoded event with the input partition it came from."""
+class Located(NamedTuple):
+    """A decoded event with the input partition it came from (one per input message: a
+    tuple, the cheapest record to build)."""
 
     event: Event
     topic: str
@@ -61,36 +68,64 @@ def step_parcels(
     for item in events:
         by_parcel.setdefault(item.event.parcel_id, []).append(item)
     retention_s = config.retention_days * 86400
-    newest = state.watermark
+    states = fx.states
+    timelines = fx.read_model.paths
+    touch = state.expiry.touch
+    fresh: list[ScanEvent] = []  # the batch's new scans, parcel by parcel
+    duplicates = 0
     for parcel_id, items in by_parcel.items():
         last = items[-1]
-        batch = [i.event for i in items]
+        if len(items) == 1:  # most parcels of a batch: one event
+            batch = [last.event]
+            newest_ts = last.event.ts
+        else:
+            batch = [i.event for i in items]
+            newest_ts = max(e.ts for e in batch)
         before = stored(parcel_id, last.partition)
-        if before is not None and before.last_ts < max(e.ts for e in batch) - retention_s:
+        if before is not None and before.last_ts < newest_ts - retention_s:
             before = None  # expired: a waybill number used again
         path, new_scans, new_complaints = fold(before or ParcelPath(parcel_id), batch)
-        fx.duplicates += len(batch) - len(new_scans) - len(new_complaints)
+        duplicates += len(batch) - len(new_scans) - len(new_complaints)
         # resent even when repeated: couriers dedup
-        delivered_seen = {
-            e.event_id for e in batch if isinstance(e, ScanEvent) and e.type == "delivered"
-        }
+        delivered_seen = _delivered_ids(batch)
         if not new_scans and not new_complaints and not delivered_seen:
             continue  # only repeats: nothing can have changed
         a = analyse_parcel(path, network, config)
         if new_scans or new_complaints:
-            fx.states.setdefault(last.partition, {})[parcel_id] = path
-            fx.read_model.paths[parcel_id] = path
-            state.expiry.touch(last.partition, parcel_id, path.last_ts)
-        _findings(fx, a, last)
-        _signoffs(fx, a, before, delivered_seen, network)
+            partition = last.partition
+            stored_paths = states.get(partition)
+            if stored_paths is None:
+                stored_paths = states[partition] = {}
+            stored_paths[parcel_id] = path
+            timelines[parcel_id] = path
+            touch(partition, parcel_id, path.last_ts)
+        if a.findings:
+            _findings(fx, a, last)
+        if a.signoffs:
+            _signoffs(fx, a, before, delivered_seen, network)
         _facts(fx, a, before, new_scans, new_complaints, network, config)
         _open_hop(state, a, last.partition, network)
-        for s in new_scans:
-            if newest < s.ts <= state.ceiling:
-                newest = s.ts
+        fresh += new_scans
+    fx.duplicates += duplicates
+    _scans_seen(fx, fresh, network)
+    newest, ceiling = state.watermark, state.ceiling
+    for ts in map(_ts, fresh):
+        if newest < ts <= ceiling:
+            newest = ts
     if newest > state.watermark:
         state.watermark = newest
     return fx
+
+
+_NONE: frozenset[str] = frozenset()
+
+
+def _delivered_ids(batch: list[Event]) -> AbstractSet[str]:
+    """Event ids of the batch's delivered scans (new or repeated)."""
+    if len(batch) == 1:
+        e = batch[0]
+        return {e.event_id} if type(e) is ScanEvent and e.type == "delivered" else _NONE
+    return {e.event_id for e in batch if isinstance(e, ScanEvent) and e.type == "delivered"}
 
 
 def folded_first(fx: Effects, stored: Lookup) -> Lookup:
@@ -115,8 +150,6 @@ def expire(state: RunState, partitions: Iterable[int], config: RuleConfig, fx: E
 
 
 def _findings(fx: Effects, a: ParcelAnalysis, where: Located) -> None:
-    if not a.findings:
-        return
     source = f"{where.topic}:{where.partition}"
     held: list[str] = []
     for f in a.findings:
@@ -132,7 +165,7 @@ def _signoffs(
     fx: Effects,
     a: ParcelAnalysis,
     before: ParcelPath | None,
-    delivered_seen: set[str],
+    delivered_seen: AbstractSet[str],
     network: Network,
 ) -> None:
     """Sign-offs the courier side must see: new ones, or all once a parcel turns inbound."""
@@ -161,39 +194,51 @@ def _facts(
     town = village.town if village else "unknown"
     path = a.path
     first = path.scans[0] if path.scans else None
-    if first is not None and (before is None or not before.scans or before.scans[0] != first):
+    was = before.scans[0] if before is not None and before.scans else None
+    if first is not None and first is not was and first != was:
         rm.parcels_seen.append(ParcelSeen(path.parcel_id, first.ts, town, first.carrier))
-    if new_scans:
-        _scans_seen(fx, new_scans, village, network)
-    cc = a.contract_carrier or "unknown"
-    for c in new_complaints:
-        rm.complaints.append(ComplaintFiled(c.complaint_id, c.ts, town, cc, c.category))
-        fx.metrics.complaints[(c.category, town)] += 1
-    if a.inbound and village is not None and "delivered" in map(_type, new_scans):
-        # a first sign-off is a new one: without a new sign-off nothing changes here
-        _first_delivery(fx, a, before, village, network, config)
-    if new_scans:
-        _finished_hops(fx, path, before, network)
+    if new_complaints:
+        cc = a.contract_carrier or "unknown"
+        for c in new_complaints:
+            rm.complaints.append(ComplaintFiled(c.complaint_id, c.ts, town, cc, c.category))
+            fx.metrics.complaints[(c.category, town)] += 1
+    if not new_scans:
+        return
+    if "delivered" in map(_type, new_scans):
+        _reached(fx, new_scans, village, network)
+        if a.inbound and village is not None:
+            # a first sign-off is a new one: without a new sign-off nothing changes here
+            _first_delivery(fx, a, before, village, network, config)
+    _finished_hops(fx, path, before, network)
 
 
-def _scans_seen(
+def _scans_seen(fx: Effects, fresh: list[ScanEvent], network: Network) -> None:
+    """A batch's new scans: counted by type, carrier and tier; the brands at town centres."""
+    if not fresh:
+        return
+    m = fx.metrics
+    nodes = list(map(_node, fresh))
+    tiers = map(network.tiers.get, nodes, repeat("unknown"))
+    m.scans.update(zip(map(_type, fresh), map(_carrier, fresh), tiers, strict=True))
+    m.event_times.extend(map(_ts, fresh))
+    brands = fx.read_model.brands
+    for s, centre_town in zip(fresh, map(network.centre_towns.get, nodes), strict=True):
+        if centre_town is not None:
+            _newest(brands, (centre_town, s.carrier), s.ts)
+
+
+def _reached(
     fx: Effects, new_scans: list[ScanEvent], village: Village | None, network: Network
 ) -> None:
-    """Scans by type, carrier and tier; brands at town centres; villages a sign-off reached."""
-    rm, m = fx.read_model, fx.metrics
-    tiers, centre_towns = network.tiers, network.centre_towns
+    """Villages a new sign-off reached (at a village point, or at the parcel's village)."""
+    reached = fx.read_model.reached
     for s in new_scans:
-        m.scans[(s.type, s.carrier, tiers.get(s.node_id, "unknown"))] += 1
-        m.event_times.append(s.ts)
-        centre_town = centre_towns.get(s.node_id)
-        if centre_town is not None:
-            _newest(rm.brands, (centre_town, s.carrier), s.ts)
         if s.type == "delivered":
             node = network.node(s.node_id)
             if node is not None and node.tier == "village" and node.village:
-                _newest(rm.reached, (network.villages[node.village].town, node.village), s.ts)
+                _newest(reached, (network.villages[node.village].town, node.village), s.ts)
             elif s.node_id is None and village is not None:
-                _newest(rm.reached, (village.town, village.code), s.ts)
+                _newest(reached, (village.town, village.code), s.ts)
 
 
 def _first_delivery(
@@ -236,23 +281,25 @@ def _open_hop(state: RunState, a: ParcelAnalysis, partition: int, network: Netwo
     if not a.inbound or not scans:
         state.open_hops.pop(pid, None)
         return
-    types = set(map(_type, scans))
-    if "delivered" in types or "returned" in types:
+    if not _ENDS.isdisjoint(map(_type, scans)):
         state.open_hops.pop(pid, None)
         return
-    last = next((s for s in reversed(scans) if s.node_id), None)
-    if last is None:
+    i = len(scans) - 1
+    while i >= 0 and not scans[i].node_id:
+        i -= 1
+    if i < 0:
         return
-    since = last.ts
+    node = scans[i].node_id
+    since = scans[i].ts
     for s in reversed(scans):
-        if s.node_id == last.node_id:
+        if s.node_id == node:
             since = s.ts
         elif s.node_id is not None:
             break
-    town = a.dest.village.town if a.dest.village else "unknown"
-    state.open_hops[pid] = OpenHop(
-        network.tiers.get(last.node_id, "unknown"), town, since, partition
-    )
+    village = a.dest.village
+    town = village.town if village else "unknown"
+    tier = network.tiers.get(node, "unknown")
+    state.open_hops[pid] = _new(OpenHop, (tier, town, since, partition))
 
 
 def _newest(into: dict[tuple[str, str], float], key: tuple[str, str], ts: float) -> None:

@@ -26,6 +26,7 @@ from operator import attrgetter, itemgetter
 from lastmile.contract.decode import carrier_of_invalid
 from lastmile.domain.data_quality import HOUR_S, INVALID, Count, hour_of
 from lastmile.domain.events import ScanEvent
+from lastmile.domain.facts import OUTBOUND, destination_of
 from lastmile.domain.network import Network
 from lastmile.domain.outbound import OutboundParcel, outbound_parcel
 from lastmile.domain.rules import RuleConfig
@@ -79,11 +80,12 @@ def step_produce(
     clock_hour = hour_of(data_ts if data_ts > 0 else processing_ts)
     tiers = network.tiers
     paths = fx.read_model.paths
-    repeated: Counter[tuple[int, str]] = Counter()  # (hour, carrier): repeats
-    new: Counter[tuple[int, str]] = Counter()  # (hour, carrier): new scans
-    delivered: Counter[tuple[int, str]] = Counter()
-    unlocated: Counter[tuple[int, str]] = Counter()
-    skewed: Counter[tuple[int, str]] = Counter()
+    # (hour, carrier) of each scan, by what it was: counted at the end (in C)
+    repeated: list[tuple[int, str]] = []
+    new: list[tuple[int, str]] = []
+    delivered: list[tuple[int, str]] = []
+    unlocated: list[tuple[int, str]] = []
+    skewed: list[tuple[int, str]] = []
     first, newest = w.first_ts, w.newest_ts
     point_last = w.point_last
     for item in events:
@@ -95,17 +97,20 @@ def step_produce(
         key = (clock_hour, e.carrier) if ahead else (int(ts // HOUR_S), e.carrier)
         path = paths.get(e.parcel_id)
         scans = path.scans if path is not None else ()
-        i = bisect_left(scans, (ts, e.event_id), key=_time_id)
-        if i < len(scans) and scans[i] is e:  # new iff this very object was folded in
-            new[key] += 1
-            if ahead:
-                skewed[key] += 1
-            if e.type == "delivered":
-                delivered[key] += 1
-                if e.lat is None:
-                    unlocated[key] += 1
+        if scans and scans[-1] is e:  # most new scans are their path's newest
+            i = len(scans) - 1
         else:
-            repeated[key] += 1
+            i = bisect_left(scans, (ts, e.event_id), key=_time_id)
+        if i < len(scans) and scans[i] is e:  # new iff this very object was folded in
+            new.append(key)
+            if ahead:
+                skewed.append(key)
+            if e.type == "delivered":
+                delivered.append(key)
+                if e.lat is None:
+                    unlocated.append(key)
+        else:
+            repeated.append(key)
         if ahead:
             continue  # a clock running ahead: no data clock, no point activity
         if ts < first:
@@ -124,10 +129,13 @@ def step_produce(
         ("clock_skewed", skewed),
         ("repeated", repeated),
     ):
-        for (hour, carrier), n in found.items():
+        for (hour, carrier), n in Counter(found).items():
             counts[(hour, carrier, name)] += n
     for parcel_id, path in paths.items():
-        if "collected" in map(_type, path.scans):  # only then can it be outbound produce
+        # only then can it be outbound produce (the step's analysis cached the destination)
+        if destination_of(path, network).direction == OUTBOUND and "collected" in map(
+            _type, path.scans
+        ):
             facts = outbound_parcel(path, network)
             if facts is not None:
                 w.outbound[parcel_id] = facts
