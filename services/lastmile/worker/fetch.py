@@ -86,7 +86,9 @@ class DirectDeliveryConsumer(faust_aiokafka.Consumer):
         finally:
             rewinds = {tp: (first, noted[tp]) for tp, first in left.items() if tp in noted}
             if rewinds:
-                await thread.call_thread(rewind_unmoved, thread._ensure_consumer(), rewinds)
+                done = await thread.call_thread(rewind_unmoved, thread._ensure_consumer(), rewinds)
+                for tp in done:  # expected around rebalances: nothing is lost
+                    log.info("%s rewound to %s: fetched, not handed over", tp, rewinds[tp][0])
 
     async def _missed(self, tp: Any, last: int, offset: int) -> bool:
         """A message at ``offset`` after ``last``: were messages in between missed?
