@@ -115,6 +115,10 @@ def make_app(settings: Settings) -> faust.App:
         stream_buffer_maxsize=16384,
         table_cleanup_interval=3600.0,
         consumer_auto_offset_reset="earliest",
+        # no standby copies of other workers' tables: a standby store applied changelog
+        # records past ones Faust had dropped, so its persisted offset claimed records it
+        # lacked and the next owner lost paths (ADR 0003); a new owner replays the changelog
+        table_standby_replicas=0,
         # a worker killed with SIGKILL holds its partitions until its session expires:
         # keep that short so a restarted (or surviving) worker takes over within seconds
         broker_session_timeout=15.0,
