@@ -12,7 +12,9 @@ on a seek to put them back, and none comes for:
 - a changelog partition being read into a standby or recovering store: its later records
   were applied and its persisted offset moved past the dropped ones, so the store lacked
   them and the next owner folded scans onto paths that were not there (the churn test
-  lost violations to paths rewritten with only their latest scans).
+  lost violations to paths rewritten with only their latest scans). Faust's changelog
+  queue, cleared when the flow resumes, dropped such records too: the worker keeps no
+  standby stores (ADR 0003).
 
 So the consumer thread notes each partition's position after a fetch
 (``PositionNotingThread``), and a partition whose records were not all delivered is
