@@ -29,6 +29,10 @@ async def test_kafka_produce_consume_roundtrip(kafka_bootstrap: str) -> None:
     await admin.start()
     try:
         await admin.create_topics([NewTopic(topic, num_partitions=4, replication_factor=1)])
+        # the broker learns of a new topic from the controller a moment after it is created
+        deadline = time.monotonic() + 10
+        while topic not in await admin.list_topics() and time.monotonic() < deadline:
+            await asyncio.sleep(0.1)
         assert topic in await admin.list_topics()
         (described,) = await admin.describe_topics([topic])
         assert described["error_code"] == 0

@@ -11,9 +11,8 @@ that a delivery that waited through a rebalance does not record its (stale) offs
 Faust has sought back to the committed offsets meanwhile; holes are handled below.
 
 **Nothing fetched is skipped.** ``getmany`` rewinds a partition whose fetched records
-it did not all hand over, and the seek back to the committed offsets takes a partition
-never committed to its start (worker/positions.py says why: the churn test lost
-messages and state to both). A jump in offsets that still reaches the drain (a message
+it did not all hand over (worker/positions.py says why: the churn test lost messages and
+state to Faust's silent drops). A jump in offsets that still reaches the drain (a message
 more than one offset after the last one delivered), which Faust counts as a hole
 (compaction, a transaction's marker) and lets commits cover, seeks the partition back to
 the first missing offset instead: our input topics have no holes. Only a second jump to
@@ -35,11 +34,7 @@ from aiokafka.errors import IllegalStateError
 from faust.transport.consumer import CONSUMER_FETCHING
 from faust.transport.drivers import aiokafka as faust_aiokafka
 
-from lastmile.worker.positions import (
-    PositionNotingThread,
-    rewind_unmoved,
-    seek_to_committed_or_start,
-)
+from lastmile.worker.positions import PositionNotingThread, rewind_unmoved
 
 log = logging.getLogger(__name__)
 
@@ -116,15 +111,6 @@ class DirectDeliveryConsumer(faust_aiokafka.Consumer):
         self._read_offset[tp] = last + 1  # as Faust's ``seek``: the next offset to deliver
         log.warning("%s jumped from %s to %s: reading from %s again", tp, last, offset, last + 1)
         return True
-
-    async def seek_to_committed(self) -> Any:
-        """Seek every partition back to its committed offset (Faust does before it resumes
-        the flow), and an input partition never committed to its start (module doc)."""
-        thread: Any = self._thread
-        changelogs = frozenset(self.app.tables.changelog_topics)
-        return await thread.call_thread(
-            seek_to_committed_or_start, thread._ensure_consumer(), changelogs
-        )
 
     async def _drain_messages(self, fetcher: Any) -> None:
         deliver = self.callback

@@ -19,9 +19,10 @@ on a seek to put them back, and none comes for:
 So the consumer thread notes each partition's position after a fetch
 (``PositionNotingThread``), and a partition whose records were not all delivered is
 rewound to the first one left, unless something has moved it since (a seek, a new
-assignment): then that move decides (``rewind_unmoved``). Seeking back to the committed
-offsets also seeks an input partition without one to its start
-(``seek_to_committed_or_start``).
+assignment): then that move decides (``rewind_unmoved``). (Seeking a never-committed
+input partition back to its start at every seek to the committed offsets, the first fix
+tried, is not needed with this, and would re-read records already delivered in the same
+generation: dead letters and counters twice.)
 """
 
 from __future__ import annotations
@@ -64,18 +65,6 @@ def rewind_unmoved(client: Any, rewinds: Mapping[Any, tuple[int, int]]) -> list[
     return done
 
 
-async def seek_to_committed_or_start(client: Any, changelogs: frozenset[str]) -> Any:
-    """On the consumer's thread: each assigned partition to its committed offset, and an
-    input partition without one (or with 0) to its first available offset."""
-    offsets = await client.seek_to_committed()
-    never = [
-        tp for tp, o in offsets.items() if (o is None or o <= 0) and tp.topic not in changelogs
-    ]
-    if never:
-        await client.seek_to_beginning(*never)
-    return offsets
-
-
 class PositionNotingThread(faust_aiokafka.AIOKafkaConsumerThread):
     """Faust's consumer thread, noting the positions each fetch leaves its partitions at."""
 
@@ -99,5 +88,4 @@ __all__ = [
     "PositionNotingThread",
     "positions",
     "rewind_unmoved",
-    "seek_to_committed_or_start",
 ]
