@@ -81,7 +81,13 @@ class DirectDeliveryConsumer(faust_aiokafka.Consumer):
         finally:
             rewinds = {tp: (first, noted[tp]) for tp, first in left.items() if tp in noted}
             if rewinds:
-                done = await thread.call_thread(rewind_unmoved, thread._ensure_consumer(), rewinds)
+                try:
+                    done = await thread.call_thread(
+                        rewind_unmoved, thread._ensure_consumer(), rewinds
+                    )
+                except Exception as exc:  # the consumer is stopping: its partitions move
+                    log.warning("could not rewind %s (%s)", sorted(map(str, rewinds)), exc)
+                    done = []
                 for tp in done:  # expected around rebalances: nothing is lost
                     log.info("%s rewound to %s: fetched, not handed over", tp, rewinds[tp][0])
 
