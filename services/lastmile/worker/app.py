@@ -399,8 +399,9 @@ def create_worker(
 
     @app.timer(interval=1.0)
     async def sweep_expiry() -> None:  # worker/expiry_sweep.py: a slice a tick, when settled
-        recovering = app.rebalancing or getattr(app, "in_recovery", False)
-        recovering = recovering or not recovered.current()
+        recovering = (
+            app.rebalancing or getattr(app, "in_recovery", False) or not recovered.current()
+        )
         if not sweep.done and w.ready.is_set() and not recovering:
             sweep.step()
 

@@ -66,6 +66,8 @@ class DirectDeliveryConsumer(faust_aiokafka.Consumer):
                 await self.perform_seek()
                 return
             buffered = self._buffered_partitions
+            for tp in records:  # once a fetch, not once a record as Faust does
+                self.app.monitor.track_tp_end_offset(tp, self.highwater(tp))
             for tp, record in self.scheduler.iterate(records):
                 if tp in left:
                     continue
@@ -76,7 +78,6 @@ class DirectDeliveryConsumer(faust_aiokafka.Consumer):
                 ):
                     left[tp] = record.offset
                     continue
-                self.app.monitor.track_tp_end_offset(tp, self.highwater(tp))
                 yield tp, self._to_message(tp, record)
         finally:
             rewinds = {tp: (first, noted[tp]) for tp, first in left.items() if tp in noted}
